@@ -1,0 +1,383 @@
+//! The PDC client over any [`TcpClientStack`] (lab part 2).
+//!
+//! [`fetch`] connects, sends the command and reads until the PMU closes,
+//! handing every read to a [`PdcOutput`]: deframed into messages for
+//! `CMD_short`, as raw bytes for `CMD_floodme`. It reads into the caller's
+//! buffer and keeps nothing else, so a reply of any size streams through in
+//! constant memory. An `ERROR:` reply becomes [`PdcError::Refused`].
+
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, nb};
+
+use crate::deframer::{Deframer, Piece};
+use crate::time::{Clock, Instant, Park};
+
+/// How to read the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// A glued stream of `This is PMU data i` messages (`CMD_short`).
+    Messages,
+    /// One text to pass on as it is (`CMD_floodme`).
+    Raw,
+}
+
+/// Limits for one exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PdcConfig {
+    /// Longest wait for the connection to be established.
+    pub connect_timeout: Duration,
+    /// Longest silence from the PMU before giving up.
+    pub idle_timeout: Duration,
+}
+
+impl Default for PdcConfig {
+    fn default() -> Self {
+        PdcConfig {
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where the reply goes.
+pub trait PdcOutput {
+    /// What writing the output can fail with.
+    type Error;
+
+    /// One read of `len` bytes arrived at `now` (before its content is
+    /// delivered). For tracing; does nothing by default.
+    fn read(&mut self, now: Instant, len: usize) -> Result<(), Self::Error> {
+        let _ = (now, len);
+        Ok(())
+    }
+
+    /// A piece of a deframed message ([`ReplyKind::Messages`]).
+    fn piece(&mut self, piece: Piece<'_>) -> Result<(), Self::Error>;
+
+    /// Bytes of a raw reply ([`ReplyKind::Raw`]).
+    fn raw(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// What a completed exchange received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Bytes received.
+    pub bytes: u64,
+    /// Reads that returned data.
+    pub reads: u64,
+    /// Messages deframed (0 for a raw reply).
+    pub messages: u64,
+}
+
+/// The longest `ERROR:` line kept from a refusal.
+pub const MAX_ERROR_LINE: usize = 200;
+
+/// Why an exchange failed.
+#[derive(Debug)]
+pub enum PdcError<N, O> {
+    /// No socket could be opened.
+    Socket(N),
+    /// The connection was refused or failed.
+    Connect(N),
+    /// The connection was not established within the connect timeout.
+    ConnectTimeout,
+    /// Sending the command failed.
+    Send(N),
+    /// Receiving failed (typically: connection reset by the PMU).
+    Receive(N),
+    /// The PMU sent nothing for the idle timeout.
+    IdleTimeout(Duration),
+    /// The PMU answered with an `ERROR:` line.
+    Refused(ErrorLine),
+    /// Writing the output failed.
+    Output(O),
+}
+
+/// The `ERROR:` line of a refusal, without its line ending.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ErrorLine {
+    bytes: [u8; MAX_ERROR_LINE],
+    len: usize,
+}
+
+impl ErrorLine {
+    /// The line's bytes (possibly cut at [`MAX_ERROR_LINE`]).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl fmt::Debug for ErrorLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ErrorLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.as_bytes().utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{fffd}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<N: fmt::Debug, O: fmt::Display> fmt::Display for PdcError<N, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PdcError::Socket(e) => write!(f, "cannot open a socket: {e:?}"),
+            PdcError::Connect(e) => write!(f, "cannot connect: {e:?}"),
+            PdcError::ConnectTimeout => f.write_str("connection timed out"),
+            PdcError::Send(e) => write!(f, "sending the command failed: {e:?}"),
+            PdcError::Receive(e) => write!(f, "connection broken while receiving: {e:?}"),
+            PdcError::IdleTimeout(d) => {
+                write!(f, "the PMU sent nothing for {} s", d.as_secs_f32())
+            }
+            PdcError::Refused(line) => write!(f, "the PMU refused the command: {line}"),
+            PdcError::Output(e) => write!(f, "cannot write the output: {e}"),
+        }
+    }
+}
+
+const ERROR_MARK: &[u8] = b"ERROR:";
+
+/// Connects to `remote`, sends `command` and passes the reply to `out`
+/// until the PMU closes the connection.
+///
+/// `buf` is the read buffer; larger reads mean fewer calls (64 KiB on a
+/// host, a few hundred bytes on a board).
+pub fn fetch<S, C, O>(
+    stack: &mut S,
+    clock: &C,
+    remote: SocketAddr,
+    command: &[u8],
+    kind: ReplyKind,
+    config: &PdcConfig,
+    buf: &mut [u8],
+    out: &mut O,
+) -> Result<Summary, PdcError<S::Error, O::Error>>
+where
+    S: TcpClientStack + Park,
+    C: Clock,
+    O: PdcOutput,
+{
+    let mut socket = stack.socket().map_err(PdcError::Socket)?;
+    let result = exchange(
+        stack,
+        clock,
+        &mut socket,
+        remote,
+        command,
+        kind,
+        config,
+        buf,
+        out,
+    );
+    // The exchange's outcome matters more than a failure to close.
+    let _ = stack.close(socket);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn exchange<S, C, O>(
+    stack: &mut S,
+    clock: &C,
+    socket: &mut S::TcpSocket,
+    remote: SocketAddr,
+    command: &[u8],
+    kind: ReplyKind,
+    config: &PdcConfig,
+    buf: &mut [u8],
+    out: &mut O,
+) -> Result<Summary, PdcError<S::Error, O::Error>>
+where
+    S: TcpClientStack + Park,
+    C: Clock,
+    O: PdcOutput,
+{
+    let deadline = clock.now() + config.connect_timeout;
+    loop {
+        match stack.connect(socket, remote) {
+            Ok(()) => break,
+            Err(nb::Error::WouldBlock) => {
+                wait(stack, clock, deadline).ok_or(PdcError::ConnectTimeout)?
+            }
+            Err(nb::Error::Other(e)) => return Err(PdcError::Connect(e)),
+        }
+    }
+
+    let mut sent = 0;
+    let mut deadline = clock.now() + config.idle_timeout;
+    while sent < command.len() {
+        match stack.send(socket, &command[sent..]) {
+            Ok(n) => {
+                sent += n;
+                deadline = clock.now() + config.idle_timeout;
+            }
+            Err(nb::Error::WouldBlock) => {
+                wait(stack, clock, deadline).ok_or(PdcError::IdleTimeout(config.idle_timeout))?
+            }
+            Err(nb::Error::Other(e)) => return Err(PdcError::Send(e)),
+        }
+    }
+
+    let mut reply = Reply::new(kind);
+    let mut deadline = clock.now() + config.idle_timeout;
+    loop {
+        match stack.receive(socket, buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let now = clock.now();
+                deadline = now + config.idle_timeout;
+                out.read(now, n).map_err(PdcError::Output)?;
+                reply.feed(&buf[..n], out)?;
+            }
+            Err(nb::Error::WouldBlock) => {
+                wait(stack, clock, deadline).ok_or(PdcError::IdleTimeout(config.idle_timeout))?
+            }
+            Err(nb::Error::Other(e)) if e.kind() == TcpErrorKind::PipeClosed => break,
+            Err(nb::Error::Other(e)) => return Err(PdcError::Receive(e)),
+        }
+    }
+    reply.finish(out)
+}
+
+/// Parks until the stack may progress; `None` once `deadline` has passed.
+fn wait<S: Park, C: Clock>(stack: &mut S, clock: &C, deadline: Instant) -> Option<()> {
+    if clock.now() >= deadline {
+        return None;
+    }
+    stack.park(Some(deadline));
+    Some(())
+}
+
+/// The reply so far: its first bytes decide between data and `ERROR:`.
+struct Reply {
+    kind: ReplyKind,
+    head: [u8; MAX_ERROR_LINE],
+    head_len: usize,
+    state: ReplyState,
+    deframer: Deframer,
+    summary: Summary,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReplyState {
+    /// Fewer than `ERROR:`'s length of bytes have arrived.
+    Head,
+    Data,
+    /// The reply is an `ERROR:` line; collecting it.
+    Error,
+}
+
+impl Reply {
+    fn new(kind: ReplyKind) -> Self {
+        Reply {
+            kind,
+            head: [0; MAX_ERROR_LINE],
+            head_len: 0,
+            state: ReplyState::Head,
+            deframer: Deframer::new(),
+            summary: Summary::default(),
+        }
+    }
+
+    fn feed<N, O: PdcOutput>(
+        &mut self,
+        mut bytes: &[u8],
+        out: &mut O,
+    ) -> Result<(), PdcError<N, O::Error>> {
+        self.summary.bytes += bytes.len() as u64;
+        self.summary.reads += 1;
+        if self.state == ReplyState::Head {
+            let take = (ERROR_MARK.len() - self.head_len).min(bytes.len());
+            self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
+            self.head_len += take;
+            bytes = &bytes[take..];
+            if self.head_len < ERROR_MARK.len() {
+                return Ok(());
+            }
+            self.decide_head(out)?;
+        }
+        match self.state {
+            ReplyState::Head => Ok(()),
+            ReplyState::Data => self.deliver(bytes, out),
+            ReplyState::Error => {
+                let take = (MAX_ERROR_LINE - self.head_len).min(bytes.len());
+                self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
+                self.head_len += take;
+                Ok(())
+            }
+        }
+    }
+
+    fn decide_head<N, O: PdcOutput>(&mut self, out: &mut O) -> Result<(), PdcError<N, O::Error>> {
+        if self.head[..self.head_len] == *ERROR_MARK {
+            self.state = ReplyState::Error;
+            return Ok(());
+        }
+        self.state = ReplyState::Data;
+        let head = self.head;
+        self.deliver(&head[..self.head_len], out)
+    }
+
+    fn deliver<N, O: PdcOutput>(
+        &mut self,
+        bytes: &[u8],
+        out: &mut O,
+    ) -> Result<(), PdcError<N, O::Error>> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self.kind {
+            ReplyKind::Raw => out.raw(bytes).map_err(PdcError::Output),
+            ReplyKind::Messages => {
+                let mut result = Ok(());
+                self.deframer.feed(bytes, &mut |piece| {
+                    if result.is_ok() {
+                        result = out.piece(piece);
+                    }
+                });
+                result.map_err(PdcError::Output)
+            }
+        }
+    }
+
+    fn finish<N, O: PdcOutput>(mut self, out: &mut O) -> Result<Summary, PdcError<N, O::Error>> {
+        match self.state {
+            ReplyState::Error => {
+                let line = &self.head[..self.head_len];
+                let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+                let end = if line[..end].ends_with(b"\r") {
+                    end - 1
+                } else {
+                    end
+                };
+                return Err(PdcError::Refused(ErrorLine {
+                    bytes: self.head,
+                    len: end,
+                }));
+            }
+            // A reply shorter than `ERROR:` is data all the same.
+            ReplyState::Head => self.decide_head(out)?,
+            ReplyState::Data => {}
+        }
+        if self.kind == ReplyKind::Messages {
+            let mut result = Ok(());
+            self.deframer.finish(&mut |piece| {
+                if result.is_ok() {
+                    result = out.piece(piece);
+                }
+            });
+            result.map_err(PdcError::Output)?;
+            self.summary.messages = self.deframer.messages();
+        }
+        Ok(self.summary)
+    }
+}

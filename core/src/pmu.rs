@@ -1,0 +1,310 @@
+//! The PMU server over any [`TcpFullStack`] (lab part 2).
+//!
+//! [`PmuServer`] owns a listening socket and a fixed table of `N`
+//! [`Session`]s. Each [`PmuServer::poll`] accepts what is pending, feeds
+//! each session what its peer sent, sends what is due, and closes what is
+//! done; [`PmuServer::poll_timeout`] says when the next timed event is
+//! due. Every session keeps its own schedule, so one client's
+//! `CMD_short:1` never delays another's flood.
+//!
+//! When the table is full, a new connection is told
+//! `ERROR: server busy …` and closed; sessions in progress are unaffected.
+//!
+//! The loop a platform runs:
+//! ```text
+//! loop {
+//!     server.poll(&mut stack, clock.now(), &mut rng, &mut buf, &mut log);
+//!     stack.park(server.poll_timeout());
+//! }
+//! ```
+
+use core::fmt::Debug;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use embedded_nal::{TcpError, TcpErrorKind, TcpFullStack, nb};
+
+use crate::command::{Command, CommandError};
+use crate::rng::Random;
+use crate::session::{Input, Session, SessionConfig};
+use crate::time::{Instant, earliest};
+
+/// What a new connection is told when every session slot is taken.
+pub const BUSY_LINE: &[u8] = b"ERROR: server busy, try again later\n";
+
+/// How long to stop accepting after `accept` itself failed (out of file
+/// descriptors, say), so that a pending connection does not make the
+/// server spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Reads of leftover input before a close, so the close is a FIN and not a
+/// reset that could destroy data the peer has not read yet.
+const DRAIN_READS: usize = 4;
+
+/// Something a server did, for logging.
+#[derive(Debug, Clone, Copy)]
+pub enum ServerEvent<'a> {
+    /// A connection was accepted into a session slot.
+    Accepted {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A session's command was accepted.
+    Command {
+        /// The peer.
+        peer: SocketAddr,
+        /// The command.
+        command: Command,
+        /// Messages it will get (`CMD_short`); 0 for `CMD_floodme`.
+        count: u32,
+    },
+    /// A session's command was refused with an `ERROR:` line.
+    Refused {
+        /// The peer.
+        peer: SocketAddr,
+        /// Why.
+        error: CommandError,
+    },
+    /// A connection was turned away because every slot was taken.
+    Busy {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A session completed and its connection was closed.
+    Finished {
+        /// The peer.
+        peer: SocketAddr,
+        /// Bytes sent to it.
+        bytes: u64,
+    },
+    /// A session ended early because its connection failed.
+    Aborted {
+        /// The peer.
+        peer: SocketAddr,
+        /// Bytes sent to it before the failure.
+        bytes: u64,
+        /// The transport's error.
+        error: &'a dyn Debug,
+    },
+    /// `accept` failed; accepting pauses briefly.
+    AcceptFailed {
+        /// The transport's error.
+        error: &'a dyn Debug,
+    },
+}
+
+struct Slot<T> {
+    socket: T,
+    peer: SocketAddr,
+    session: Session,
+    sent: u64,
+}
+
+/// A PMU serving up to `N` sessions at once.
+pub struct PmuServer<S: TcpFullStack, const N: usize> {
+    listener: S::TcpSocket,
+    slots: [Option<Slot<S::TcpSocket>>; N],
+    config: SessionConfig,
+    accept_paused_until: Option<Instant>,
+}
+
+impl<S: TcpFullStack, const N: usize> Debug for PmuServer<S, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PmuServer")
+            .field("sessions", &self.sessions())
+            .field("capacity", &N)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
+    /// Opens a listening socket on `port` of `stack`.
+    pub fn bind(stack: &mut S, port: u16, config: SessionConfig) -> Result<Self, S::Error> {
+        let mut listener = stack.socket()?;
+        let bound = stack
+            .bind(&mut listener, port)
+            .and_then(|()| stack.listen(&mut listener));
+        if let Err(e) = bound {
+            let _ = stack.close(listener);
+            return Err(e);
+        }
+        Ok(PmuServer {
+            listener,
+            slots: core::array::from_fn(|_| None),
+            config,
+            accept_paused_until: None,
+        })
+    }
+
+    /// Sessions in progress.
+    pub fn sessions(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// Does all the work possible at `now` without waiting. `buf` is the
+    /// scratch buffer for reads and sends; its size is the largest send.
+    pub fn poll(
+        &mut self,
+        stack: &mut S,
+        now: Instant,
+        rng: &mut impl Random,
+        buf: &mut [u8],
+        log: &mut impl FnMut(ServerEvent<'_>),
+    ) {
+        self.accept_pending(stack, now, log);
+        for slot in &mut self.slots {
+            let Some(active) = slot else { continue };
+            match drive(stack, active, now, rng, buf, log) {
+                Ok(false) => {}
+                Ok(true) => {
+                    if let Some(mut done) = slot.take() {
+                        drain(stack, &mut done.socket, buf);
+                        let _ = stack.close(done.socket);
+                        log(ServerEvent::Finished {
+                            peer: done.peer,
+                            bytes: done.sent,
+                        });
+                    }
+                }
+                Err(error) => {
+                    if let Some(failed) = slot.take() {
+                        log(ServerEvent::Aborted {
+                            peer: failed.peer,
+                            bytes: failed.sent,
+                            error: &error,
+                        });
+                        let _ = stack.close(failed.socket);
+                    }
+                }
+            }
+        }
+    }
+
+    fn accept_pending(
+        &mut self,
+        stack: &mut S,
+        now: Instant,
+        log: &mut impl FnMut(ServerEvent<'_>),
+    ) {
+        if self.accept_paused_until.is_some_and(|until| now < until) {
+            return;
+        }
+        self.accept_paused_until = None;
+        // Bounded, so a flood of connections cannot starve the sessions.
+        for _ in 0..=N {
+            match stack.accept(&mut self.listener) {
+                Ok((socket, peer)) => {
+                    let peer = canonical(peer);
+                    match self.slots.iter_mut().find(|s| s.is_none()) {
+                        Some(free) => {
+                            *free = Some(Slot {
+                                socket,
+                                peer,
+                                session: Session::new(now, self.config),
+                                sent: 0,
+                            });
+                            log(ServerEvent::Accepted { peer });
+                        }
+                        None => {
+                            let mut socket = socket;
+                            // Best effort: a fresh socket takes a short line.
+                            let _ = stack.send(&mut socket, BUSY_LINE);
+                            let _ = stack.close(socket);
+                            log(ServerEvent::Busy { peer });
+                        }
+                    }
+                }
+                Err(nb::Error::WouldBlock) => break,
+                Err(nb::Error::Other(error)) => {
+                    log(ServerEvent::AcceptFailed { error: &error });
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// When the next timed event is due (a message on a schedule, a command
+    /// timeout, the end of an accept pause); `None` if only network
+    /// activity can move the server.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .flatten()
+            .map(|slot| slot.session.poll_timeout())
+            .fold(self.accept_paused_until, earliest)
+    }
+}
+
+/// Moves one session as far as it goes at `now`; `Ok(true)` when it is done.
+fn drive<S: TcpFullStack>(
+    stack: &mut S,
+    slot: &mut Slot<S::TcpSocket>,
+    now: Instant,
+    rng: &mut impl Random,
+    buf: &mut [u8],
+    log: &mut impl FnMut(ServerEvent<'_>),
+) -> Result<bool, S::Error> {
+    while slot.session.is_awaiting_command() {
+        let input = match stack.receive(&mut slot.socket, buf) {
+            Ok(0) => slot.session.handle_peer_closed(now, rng),
+            Ok(n) => slot.session.handle_input(now, &buf[..n], rng),
+            Err(nb::Error::WouldBlock) => break,
+            Err(nb::Error::Other(e)) if e.kind() == TcpErrorKind::PipeClosed => {
+                slot.session.handle_peer_closed(now, rng)
+            }
+            Err(nb::Error::Other(e)) => return Err(e),
+        };
+        let peer = slot.peer;
+        match input {
+            Input::Accepted { command, count } => log(ServerEvent::Command {
+                peer,
+                command,
+                count,
+            }),
+            Input::Refused(error) => log(ServerEvent::Refused { peer, error }),
+            Input::NeedMore | Input::Abandoned | Input::Ignored => {}
+        }
+    }
+    if let Some(error) = slot.session.handle_timeout(now) {
+        log(ServerEvent::Refused {
+            peer: slot.peer,
+            error,
+        });
+    }
+    loop {
+        let due = slot.session.poll_transmit(now, buf);
+        if due == 0 {
+            break;
+        }
+        match stack.send(&mut slot.socket, &buf[..due]) {
+            Ok(n) => {
+                slot.session.handle_sent(n);
+                slot.sent += n as u64;
+                if n < due {
+                    break;
+                }
+            }
+            Err(nb::Error::WouldBlock) => break,
+            Err(nb::Error::Other(e)) => return Err(e),
+        }
+    }
+    Ok(slot.session.is_done())
+}
+
+/// Reads and discards what the peer still sent, then closes.
+fn drain<S: TcpFullStack>(stack: &mut S, socket: &mut S::TcpSocket, buf: &mut [u8]) {
+    for _ in 0..DRAIN_READS {
+        match stack.receive(socket, buf) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}
+
+/// An IPv4 peer of a dual-stack socket shows as `[::ffff:a.b.c.d]`; logs
+/// and people expect `a.b.c.d`.
+fn canonical(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}

@@ -1,0 +1,390 @@
+//! A mock embedded-nal stack with scripted peers and a manual clock.
+//!
+//! Everything is in memory and in virtual time: a test decides exactly when
+//! each byte arrives and how much each send may take, then checks what the
+//! driver sent and when.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use pmulab_core::embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
+use pmulab_core::time::{Clock, Instant, Park};
+
+/// A clock that moves only when told.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Rc<Cell<Instant>>);
+
+impl ManualClock {
+    pub fn set(&self, t: Instant) {
+        assert!(t >= self.0.get(), "time went backwards");
+        self.0.set(t);
+    }
+    pub fn advance(&self, d: Duration) {
+        self.0.set(self.0.get() + d);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.0.get()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MockError {
+    Refused,
+    Reset,
+    Closed,
+    NoSuchSocket,
+    AddrInUse,
+}
+
+impl TcpError for MockError {
+    fn kind(&self) -> TcpErrorKind {
+        match self {
+            MockError::Closed => TcpErrorKind::PipeClosed,
+            _ => TcpErrorKind::Other,
+        }
+    }
+}
+
+/// A handle to a socket of the mock stack.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MockSocket(usize);
+
+/// One connection between a stack socket and a test-controlled peer.
+#[derive(Debug, Default)]
+struct Conn {
+    peer: Option<SocketAddr>,
+    /// What the peer sent, each chunk delivered by one receive, from its instant on.
+    to_stack: VecDeque<(Instant, Vec<u8>)>,
+    peer_fin_at: Option<Instant>,
+    peer_reset_at: Option<Instant>,
+    /// What the stack sent: one entry per successful send call.
+    from_stack: Vec<(Instant, Vec<u8>)>,
+    stack_closed: bool,
+    /// Bytes the stack may still send before sends would block.
+    window: Option<usize>,
+}
+
+#[derive(Debug)]
+enum Sock {
+    Fresh,
+    Bound(u16),
+    Listening(u16),
+    Connected(usize),
+    Closed,
+}
+
+#[derive(Debug, Default)]
+struct Net {
+    socks: Vec<Sock>,
+    conns: Vec<Conn>,
+    backlog: HashMap<u16, VecDeque<usize>>,
+    scripts: HashMap<SocketAddr, Script>,
+    next_peer_port: u16,
+    max_send: Option<usize>,
+}
+
+/// What a scripted server does when the stack connects to it.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// Chunks it sends and when (relative to the connection).
+    pub chunks: Vec<(Duration, Vec<u8>)>,
+    /// When it closes (relative to the connection); `None`: never.
+    pub close_after: Option<Duration>,
+    /// Reset the connection instead of closing.
+    pub reset: bool,
+}
+
+/// The mock network: the stack side (embedded-nal traits) and the peer side
+/// (methods for the test).
+#[derive(Debug, Clone, Default)]
+pub struct MockNet {
+    net: Rc<RefCell<Net>>,
+    pub clock: ManualClock,
+}
+
+/// A connection as seen by its test-controlled peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerId(usize);
+
+impl MockNet {
+    pub fn new() -> Self {
+        let net = MockNet::default();
+        net.net.borrow_mut().next_peer_port = 40000;
+        net
+    }
+
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Caps every send call at `n` bytes.
+    pub fn set_max_send(&self, n: usize) {
+        self.net.borrow_mut().max_send = Some(n);
+    }
+
+    // ---- the peer side, for server tests ----
+
+    /// A peer connects to `port`; fails if nothing listens there.
+    pub fn connect(&self, port: u16) -> Result<PeerId, MockError> {
+        let mut net = self.net.borrow_mut();
+        let listening = net.socks.iter().any(|s| matches!(s, Sock::Listening(p) if *p == port));
+        if !listening {
+            return Err(MockError::Refused);
+        }
+        let peer_port = net.next_peer_port;
+        net.next_peer_port += 1;
+        net.conns.push(Conn {
+            peer: Some(SocketAddr::from(([127, 0, 0, 1], peer_port))),
+            ..Conn::default()
+        });
+        let id = net.conns.len() - 1;
+        net.backlog.entry(port).or_default().push_back(id);
+        Ok(PeerId(id))
+    }
+
+    pub fn send(&self, peer: PeerId, bytes: &[u8]) {
+        let now = self.now();
+        self.net.borrow_mut().conns[peer.0].to_stack.push_back((now, bytes.to_vec()));
+    }
+
+    pub fn fin(&self, peer: PeerId) {
+        let now = self.now();
+        self.net.borrow_mut().conns[peer.0].peer_fin_at = Some(now);
+    }
+
+    pub fn reset(&self, peer: PeerId) {
+        let now = self.now();
+        self.net.borrow_mut().conns[peer.0].peer_reset_at = Some(now);
+    }
+
+    /// Limits what the stack may send to `peer` from now on (a full window).
+    pub fn set_window(&self, peer: PeerId, bytes: Option<usize>) {
+        self.net.borrow_mut().conns[peer.0].window = bytes;
+    }
+
+    /// Everything the stack sent to `peer`, concatenated.
+    pub fn received(&self, peer: PeerId) -> Vec<u8> {
+        self.net.borrow().conns[peer.0]
+            .from_stack
+            .iter()
+            .flat_map(|(_, b)| b.iter().copied())
+            .collect()
+    }
+
+    /// Each send call the stack made to `peer`, with its instant.
+    pub fn sends(&self, peer: PeerId) -> Vec<(Instant, Vec<u8>)> {
+        self.net.borrow().conns[peer.0].from_stack.clone()
+    }
+
+    pub fn closed_by_stack(&self, peer: PeerId) -> bool {
+        self.net.borrow().conns[peer.0].stack_closed
+    }
+
+    /// Sockets the stack has open (not closed), listeners included.
+    pub fn open_sockets(&self) -> usize {
+        self.net
+            .borrow()
+            .socks
+            .iter()
+            .filter(|s| !matches!(s, Sock::Closed))
+            .count()
+    }
+
+    // ---- scripted servers, for client tests ----
+
+    pub fn script(&self, addr: SocketAddr, script: Script) {
+        self.net.borrow_mut().scripts.insert(addr, script);
+    }
+
+    /// What the stack sent on its `i`-th connection.
+    pub fn sent_on_connection(&self, i: usize) -> Vec<u8> {
+        self.net.borrow().conns[i]
+            .from_stack
+            .iter()
+            .flat_map(|(_, b)| b.iter().copied())
+            .collect()
+    }
+
+    fn conn_of(&self, socket: &MockSocket) -> Result<usize, MockError> {
+        match self.net.borrow().socks.get(socket.0) {
+            Some(Sock::Connected(c)) => Ok(*c),
+            _ => Err(MockError::NoSuchSocket),
+        }
+    }
+
+    fn next_event_after(&self, now: Instant) -> Option<Instant> {
+        let net = self.net.borrow();
+        net.conns
+            .iter()
+            .flat_map(|c| {
+                c.to_stack
+                    .iter()
+                    .map(|(t, _)| *t)
+                    .chain(c.peer_fin_at)
+                    .chain(c.peer_reset_at)
+            })
+            .filter(|t| *t > now)
+            .min()
+    }
+}
+
+impl TcpClientStack for MockNet {
+    type TcpSocket = MockSocket;
+    type Error = MockError;
+
+    fn socket(&mut self) -> Result<MockSocket, MockError> {
+        let mut net = self.net.borrow_mut();
+        net.socks.push(Sock::Fresh);
+        Ok(MockSocket(net.socks.len() - 1))
+    }
+
+    fn connect(&mut self, socket: &mut MockSocket, remote: SocketAddr) -> nb::Result<(), MockError> {
+        let now = self.now();
+        let mut net = self.net.borrow_mut();
+        let script = net.scripts.get(&remote).cloned().ok_or(nb::Error::Other(MockError::Refused))?;
+        let mut conn = Conn {
+            peer: Some(remote),
+            ..Conn::default()
+        };
+        for (at, bytes) in script.chunks {
+            conn.to_stack.push_back((now + at, bytes));
+        }
+        let end = script.close_after.map(|d| now + d);
+        if script.reset {
+            conn.peer_reset_at = end;
+        } else {
+            conn.peer_fin_at = end;
+        }
+        net.conns.push(conn);
+        let id = net.conns.len() - 1;
+        net.socks[socket.0] = Sock::Connected(id);
+        Ok(())
+    }
+
+    fn send(&mut self, socket: &mut MockSocket, buffer: &[u8]) -> nb::Result<usize, MockError> {
+        let now = self.now();
+        let id = self.conn_of(socket)?;
+        let mut net = self.net.borrow_mut();
+        let max_send = net.max_send;
+        let conn = &mut net.conns[id];
+        if conn.peer_reset_at.is_some_and(|t| t <= now) {
+            return Err(nb::Error::Other(MockError::Reset));
+        }
+        let mut n = buffer.len();
+        if let Some(w) = conn.window {
+            if w == 0 {
+                return Err(nb::Error::WouldBlock);
+            }
+            n = n.min(w);
+            conn.window = Some(w - n);
+        }
+        if let Some(m) = max_send {
+            n = n.min(m);
+        }
+        conn.from_stack.push((now, buffer[..n].to_vec()));
+        Ok(n)
+    }
+
+    fn receive(&mut self, socket: &mut MockSocket, buffer: &mut [u8]) -> nb::Result<usize, MockError> {
+        let now = self.now();
+        let id = self.conn_of(socket)?;
+        let mut net = self.net.borrow_mut();
+        let conn = &mut net.conns[id];
+        if let Some((at, chunk)) = conn.to_stack.front_mut()
+            && *at <= now
+        {
+            let n = chunk.len().min(buffer.len());
+            buffer[..n].copy_from_slice(&chunk[..n]);
+            chunk.drain(..n);
+            if chunk.is_empty() {
+                conn.to_stack.pop_front();
+            }
+            return Ok(n);
+        }
+        if conn.peer_reset_at.is_some_and(|t| t <= now) {
+            return Err(nb::Error::Other(MockError::Reset));
+        }
+        if conn.to_stack.is_empty() && conn.peer_fin_at.is_some_and(|t| t <= now) {
+            return Err(nb::Error::Other(MockError::Closed));
+        }
+        Err(nb::Error::WouldBlock)
+    }
+
+    fn close(&mut self, socket: MockSocket) -> Result<(), MockError> {
+        let mut net = self.net.borrow_mut();
+        if let Some(Sock::Connected(c)) = net.socks.get(socket.0) {
+            let c = *c;
+            net.conns[c].stack_closed = true;
+        }
+        net.socks[socket.0] = Sock::Closed;
+        Ok(())
+    }
+}
+
+impl TcpFullStack for MockNet {
+    fn bind(&mut self, socket: &mut MockSocket, port: u16) -> Result<(), MockError> {
+        let mut net = self.net.borrow_mut();
+        let taken = net
+            .socks
+            .iter()
+            .any(|s| matches!(s, Sock::Bound(p) | Sock::Listening(p) if *p == port));
+        if taken {
+            return Err(MockError::AddrInUse);
+        }
+        net.socks[socket.0] = Sock::Bound(port);
+        Ok(())
+    }
+
+    fn listen(&mut self, socket: &mut MockSocket) -> Result<(), MockError> {
+        let mut net = self.net.borrow_mut();
+        match net.socks[socket.0] {
+            Sock::Bound(p) => {
+                net.socks[socket.0] = Sock::Listening(p);
+                Ok(())
+            }
+            _ => Err(MockError::NoSuchSocket),
+        }
+    }
+
+    fn accept(&mut self, socket: &mut MockSocket) -> nb::Result<(MockSocket, SocketAddr), MockError> {
+        let mut net = self.net.borrow_mut();
+        let Sock::Listening(port) = net.socks[socket.0] else {
+            return Err(nb::Error::Other(MockError::NoSuchSocket));
+        };
+        let Some(conn) = net.backlog.get_mut(&port).and_then(VecDeque::pop_front) else {
+            return Err(nb::Error::WouldBlock);
+        };
+        net.socks.push(Sock::Connected(conn));
+        let peer = net.conns[conn].peer.ok_or(nb::Error::Other(MockError::NoSuchSocket))?;
+        // Dual-stack sockets report IPv4 peers as mapped addresses; so does the mock.
+        let mapped = match peer {
+            SocketAddr::V4(v4) => SocketAddr::from((v4.ip().to_ipv6_mapped(), v4.port())),
+            v6 => v6,
+        };
+        Ok((MockSocket(net.socks.len() - 1), mapped))
+    }
+}
+
+impl Park for MockNet {
+    /// Jumps the clock to the deadline or the next scripted event, whichever
+    /// is first: virtual time passes only while the driver waits.
+    fn park(&mut self, deadline: Option<Instant>) {
+        let now = self.now();
+        let next = match (deadline, self.next_event_after(now)) {
+            (Some(d), Some(e)) => Some(d.min(e)),
+            (d, e) => d.or(e),
+        };
+        if let Some(t) = next
+            && t > now
+        {
+            self.clock.set(t);
+        }
+    }
+}
