@@ -236,6 +236,8 @@ impl Assembler {
         match Command::parse(received) {
             Ok(command) => Assembly::Complete(command),
             Err(error) if terminated => Assembly::Invalid(error),
+            // More digits only make an interval longer.
+            Err(error @ CommandError::IntervalTooLong) => Assembly::Invalid(error),
             Err(error) => {
                 if could_continue(received) {
                     Assembly::Incomplete

@@ -134,7 +134,10 @@ impl MockNet {
     /// A peer connects to `port`; fails if nothing listens there.
     pub fn connect(&self, port: u16) -> Result<PeerId, MockError> {
         let mut net = self.net.borrow_mut();
-        let listening = net.socks.iter().any(|s| matches!(s, Sock::Listening(p) if *p == port));
+        let listening = net
+            .socks
+            .iter()
+            .any(|s| matches!(s, Sock::Listening(p) if *p == port));
         if !listening {
             return Err(MockError::Refused);
         }
@@ -151,7 +154,9 @@ impl MockNet {
 
     pub fn send(&self, peer: PeerId, bytes: &[u8]) {
         let now = self.now();
-        self.net.borrow_mut().conns[peer.0].to_stack.push_back((now, bytes.to_vec()));
+        self.net.borrow_mut().conns[peer.0]
+            .to_stack
+            .push_back((now, bytes.to_vec()));
     }
 
     pub fn fin(&self, peer: PeerId) {
@@ -245,10 +250,18 @@ impl TcpClientStack for MockNet {
         Ok(MockSocket(net.socks.len() - 1))
     }
 
-    fn connect(&mut self, socket: &mut MockSocket, remote: SocketAddr) -> nb::Result<(), MockError> {
+    fn connect(
+        &mut self,
+        socket: &mut MockSocket,
+        remote: SocketAddr,
+    ) -> nb::Result<(), MockError> {
         let now = self.now();
         let mut net = self.net.borrow_mut();
-        let script = net.scripts.get(&remote).cloned().ok_or(nb::Error::Other(MockError::Refused))?;
+        let script = net
+            .scripts
+            .get(&remote)
+            .cloned()
+            .ok_or(nb::Error::Other(MockError::Refused))?;
         let mut conn = Conn {
             peer: Some(remote),
             ..Conn::default()
@@ -292,7 +305,11 @@ impl TcpClientStack for MockNet {
         Ok(n)
     }
 
-    fn receive(&mut self, socket: &mut MockSocket, buffer: &mut [u8]) -> nb::Result<usize, MockError> {
+    fn receive(
+        &mut self,
+        socket: &mut MockSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<usize, MockError> {
         let now = self.now();
         let id = self.conn_of(socket)?;
         let mut net = self.net.borrow_mut();
@@ -353,7 +370,10 @@ impl TcpFullStack for MockNet {
         }
     }
 
-    fn accept(&mut self, socket: &mut MockSocket) -> nb::Result<(MockSocket, SocketAddr), MockError> {
+    fn accept(
+        &mut self,
+        socket: &mut MockSocket,
+    ) -> nb::Result<(MockSocket, SocketAddr), MockError> {
         let mut net = self.net.borrow_mut();
         let Sock::Listening(port) = net.socks[socket.0] else {
             return Err(nb::Error::Other(MockError::NoSuchSocket));
@@ -362,7 +382,9 @@ impl TcpFullStack for MockNet {
             return Err(nb::Error::WouldBlock);
         };
         net.socks.push(Sock::Connected(conn));
-        let peer = net.conns[conn].peer.ok_or(nb::Error::Other(MockError::NoSuchSocket))?;
+        let peer = net.conns[conn]
+            .peer
+            .ok_or(nb::Error::Other(MockError::NoSuchSocket))?;
         // Dual-stack sockets report IPv4 peers as mapped addresses; so does the mock.
         let mapped = match peer {
             SocketAddr::V4(v4) => SocketAddr::from((v4.ip().to_ipv6_mapped(), v4.port())),
