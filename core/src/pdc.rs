@@ -54,6 +54,12 @@ pub trait PdcOutput {
         Ok(())
     }
 
+    /// The read announced by the last [`PdcOutput::read`] has been
+    /// delivered. For tracing; does nothing by default.
+    fn read_done(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
     /// A piece of a deframed message ([`ReplyKind::Messages`]).
     fn piece(&mut self, piece: Piece<'_>) -> Result<(), Self::Error>;
 
@@ -237,6 +243,7 @@ where
                 deadline = now + config.idle_timeout;
                 out.read(now, n).map_err(PdcError::Output)?;
                 reply.feed(&buf[..n], out)?;
+                out.read_done().map_err(PdcError::Output)?;
             }
             Err(nb::Error::WouldBlock) => {
                 wait(stack, clock, deadline).ok_or(PdcError::IdleTimeout(config.idle_timeout))?
@@ -296,14 +303,23 @@ impl Reply {
         self.summary.bytes += bytes.len() as u64;
         self.summary.reads += 1;
         if self.state == ReplyState::Head {
-            let take = (ERROR_MARK.len() - self.head_len).min(bytes.len());
-            self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
-            self.head_len += take;
-            bytes = &bytes[take..];
-            if self.head_len < ERROR_MARK.len() {
-                return Ok(());
+            if self.head_len == 0 && bytes.len() >= ERROR_MARK.len() {
+                // The usual case: the first read decides on its own, and is
+                // delivered whole so that offsets within it stay true.
+                self.state = match bytes.starts_with(ERROR_MARK) {
+                    true => ReplyState::Error,
+                    false => ReplyState::Data,
+                };
+            } else {
+                let take = (ERROR_MARK.len() - self.head_len).min(bytes.len());
+                self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
+                self.head_len += take;
+                bytes = &bytes[take..];
+                if self.head_len < ERROR_MARK.len() {
+                    return Ok(());
+                }
+                self.decide_head(out)?;
             }
-            self.decide_head(out)?;
         }
         match self.state {
             ReplyState::Head => Ok(()),

@@ -105,6 +105,7 @@ pub struct PmuServer<S: TcpFullStack, const N: usize> {
     listener: S::TcpSocket,
     slots: [Option<Slot<S::TcpSocket>>; N],
     config: SessionConfig,
+    limit: usize,
     accept_paused_until: Option<Instant>,
 }
 
@@ -133,8 +134,19 @@ impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
             listener,
             slots: core::array::from_fn(|_| None),
             config,
+            limit: N,
             accept_paused_until: None,
         })
+    }
+
+    /// Serves at most `limit` sessions at once (never more than `N`).
+    pub fn set_session_limit(&mut self, limit: usize) {
+        self.limit = limit.min(N);
+    }
+
+    /// The listening socket, e.g. to ask the stack which port it got.
+    pub fn listener(&self) -> &S::TcpSocket {
+        &self.listener
     }
 
     /// Sessions in progress.
@@ -196,7 +208,11 @@ impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
             match stack.accept(&mut self.listener) {
                 Ok((socket, peer)) => {
                     let peer = canonical(peer);
-                    match self.slots.iter_mut().find(|s| s.is_none()) {
+                    let free = match self.sessions() < self.limit {
+                        true => self.slots.iter_mut().find(|s| s.is_none()),
+                        false => None,
+                    };
+                    match free {
                         Some(free) => {
                             *free = Some(Slot {
                                 socket,

@@ -1,1 +1,35 @@
-fn main() {}
+//! `pmulab`: the lab's programs and servers on one command line.
+
+mod cli;
+mod cmd;
+mod failure;
+mod log;
+mod net;
+mod output;
+mod rng;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log = log::Log::new(cli.verbose);
+    let (name, result) = match cli.command {
+        Command::Pdc(args) => ("pdc", cmd::pdc::run(args, &log)),
+        Command::Pmu(args) => ("pmu", cmd::pmu::run(args, &log)),
+        Command::UdpReceiver(args) => ("udp-receiver", cmd::basics::udp_receiver(args)),
+        Command::UdpSender(args) => ("udp-sender", cmd::basics::udp_sender(args)),
+        Command::EchoServer(args) => ("echo-server", cmd::basics::echo_server(args, &log)),
+        Command::EchoClient(args) => ("echo-client", cmd::basics::echo_client(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::from(cli::EXIT_OK),
+        Err(failure) => {
+            eprintln!("pmulab {name}: error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod basics;
+pub mod pdc;
+pub mod pmu;
+pub mod resolve;

@@ -1,0 +1,7 @@
+//! The host's networking: a clock and embedded-nal over OS sockets.
+
+pub mod clock;
+pub mod stack;
+
+pub use clock::HostClock;
+pub use stack::{NetError, StdStack};

@@ -1,0 +1,401 @@
+//! embedded-nal over the operating system's sockets, with a poll(2) park.
+//!
+//! Why not std-embedded-nal: embedded-nal's `bind` takes only a port, and
+//! the PMU must listen on the address the user chose (loopback by
+//! default); its `connect` blocks, so a connect timeout is impossible; and
+//! a park needs to know which sockets wait for what. This stack keeps, for
+//! every socket, the direction its last operation would have blocked in,
+//! and [`Park::park`] polls exactly those descriptors.
+//!
+//! A socket whose last read would block and that poll has not reported
+//! readable since answers `WouldBlock` again without a system call: a server
+//! with a thousand idle sessions costs one poll per wake-up, not a thousand
+//! reads.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+
+use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
+use pmulab_core::time::{Clock, Instant, Park};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::clock::HostClock;
+
+/// An error from the operating system, shown the way people read it.
+pub struct NetError(pub io::Error);
+
+impl std::fmt::Debug for NetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for NetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl TcpError for NetError {
+    fn kind(&self) -> TcpErrorKind {
+        match self.0.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => TcpErrorKind::PipeClosed,
+            _ => TcpErrorKind::Other,
+        }
+    }
+}
+
+impl From<io::Error> for NetError {
+    fn from(e: io::Error) -> Self {
+        NetError(e)
+    }
+}
+
+fn closed() -> NetError {
+    NetError(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by peer"))
+}
+
+fn bad_state(what: &str) -> NetError {
+    NetError(io::Error::other(format!("socket is not {what}")))
+}
+
+/// A handle to one socket of a [`StdStack`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct StdSocket(usize);
+
+#[derive(Debug)]
+enum Kind {
+    Fresh,
+    Connecting(Socket),
+    Stream(TcpStream),
+    Bound(Socket),
+    Listener(TcpListener),
+}
+
+#[derive(Debug)]
+struct Entry {
+    kind: Kind,
+    /// The last read (or accept) would have blocked; cleared when poll says readable.
+    wants_read: bool,
+    /// The last write (or connect) would have blocked or was short.
+    wants_write: bool,
+}
+
+impl Entry {
+    fn fd(&self) -> Option<RawFd> {
+        match &self.kind {
+            Kind::Fresh => None,
+            Kind::Connecting(s) | Kind::Bound(s) => Some(s.as_raw_fd()),
+            Kind::Stream(s) => Some(s.as_raw_fd()),
+            Kind::Listener(l) => Some(l.as_raw_fd()),
+        }
+    }
+}
+
+/// The host's TCP stack; see the module documentation.
+#[derive(Debug)]
+pub struct StdStack {
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    bind_ip: IpAddr,
+    clock: HostClock,
+    pollfds: Vec<libc::pollfd>,
+    polled: Vec<usize>,
+}
+
+impl StdStack {
+    /// A stack whose servers bind `bind_ip` (their port comes from `bind`).
+    pub fn new(bind_ip: IpAddr, clock: HostClock) -> Self {
+        StdStack {
+            entries: Vec::new(),
+            free: Vec::new(),
+            bind_ip,
+            clock,
+            pollfds: Vec::new(),
+            polled: Vec::new(),
+        }
+    }
+
+    /// The local address of a bound, listening or connected socket.
+    pub fn local_addr(&self, socket: &StdSocket) -> io::Result<SocketAddr> {
+        let entry = self.entry(socket).map_err(|e| e.0)?;
+        let addr = match &entry.kind {
+            Kind::Stream(s) => s.local_addr()?,
+            Kind::Listener(l) => l.local_addr()?,
+            Kind::Connecting(s) | Kind::Bound(s) => s
+                .local_addr()?
+                .as_socket()
+                .ok_or_else(|| io::Error::other("not an IP socket"))?,
+            Kind::Fresh => return Err(io::Error::other("socket is not bound")),
+        };
+        Ok(addr)
+    }
+
+    fn entry(&self, socket: &StdSocket) -> Result<&Entry, NetError> {
+        self.entries
+            .get(socket.0)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| bad_state("open"))
+    }
+
+    fn entry_mut(&mut self, socket: &StdSocket) -> Result<&mut Entry, NetError> {
+        self.entries
+            .get_mut(socket.0)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| bad_state("open"))
+    }
+
+    fn insert(&mut self, kind: Kind) -> StdSocket {
+        let entry = Some(Entry {
+            kind,
+            wants_read: false,
+            wants_write: false,
+        });
+        match self.free.pop() {
+            Some(i) => {
+                self.entries[i] = entry;
+                StdSocket(i)
+            }
+            None => {
+                self.entries.push(entry);
+                StdSocket(self.entries.len() - 1)
+            }
+        }
+    }
+}
+
+fn would_block<T>(e: io::Error) -> nb::Result<T, NetError> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock => Err(nb::Error::WouldBlock),
+        _ => Err(nb::Error::Other(NetError(e))),
+    }
+}
+
+/// A zero-timeout poll of one descriptor for writability.
+fn writable_now(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1, no waiting.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents != 0
+}
+
+impl TcpClientStack for StdStack {
+    type TcpSocket = StdSocket;
+    type Error = NetError;
+
+    fn socket(&mut self) -> Result<StdSocket, NetError> {
+        Ok(self.insert(Kind::Fresh))
+    }
+
+    fn connect(&mut self, socket: &mut StdSocket, remote: SocketAddr) -> nb::Result<(), NetError> {
+        let entry = self.entry_mut(socket)?;
+        match &entry.kind {
+            Kind::Fresh => {
+                let sock = Socket::new(Domain::for_address(remote), Type::STREAM, Some(Protocol::TCP))
+                    .map_err(NetError)?;
+                sock.set_nonblocking(true).map_err(NetError)?;
+                match sock.connect(&remote.into()) {
+                    Ok(()) => {
+                        entry.kind = Kind::Stream(sock.into());
+                        Ok(())
+                    }
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EINPROGRESS)
+                            || e.kind() == io::ErrorKind::WouldBlock =>
+                    {
+                        entry.kind = Kind::Connecting(sock);
+                        entry.wants_write = true;
+                        Err(nb::Error::WouldBlock)
+                    }
+                    Err(e) => Err(nb::Error::Other(NetError(e))),
+                }
+            }
+            Kind::Connecting(sock) => {
+                if !writable_now(sock.as_raw_fd()) {
+                    entry.wants_write = true;
+                    return Err(nb::Error::WouldBlock);
+                }
+                if let Some(e) = sock.take_error().map_err(NetError)? {
+                    return Err(nb::Error::Other(NetError(e)));
+                }
+                let Kind::Connecting(sock) = std::mem::replace(&mut entry.kind, Kind::Fresh) else {
+                    return Err(nb::Error::Other(bad_state("connecting")));
+                };
+                entry.kind = Kind::Stream(sock.into());
+                entry.wants_write = false;
+                Ok(())
+            }
+            Kind::Stream(_) => Ok(()),
+            Kind::Bound(_) | Kind::Listener(_) => Err(nb::Error::Other(bad_state("a client socket"))),
+        }
+    }
+
+    fn send(&mut self, socket: &mut StdSocket, buffer: &[u8]) -> nb::Result<usize, NetError> {
+        let entry = self.entry_mut(socket)?;
+        let Kind::Stream(stream) = &mut entry.kind else {
+            return Err(nb::Error::Other(bad_state("connected")));
+        };
+        if entry.wants_write {
+            return Err(nb::Error::WouldBlock);
+        }
+        match stream.write(buffer) {
+            Ok(n) => {
+                // A short write means the send buffer is full.
+                entry.wants_write = n < buffer.len();
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    entry.wants_write = true;
+                }
+                would_block(e)
+            }
+        }
+    }
+
+    fn receive(&mut self, socket: &mut StdSocket, buffer: &mut [u8]) -> nb::Result<usize, NetError> {
+        let entry = self.entry_mut(socket)?;
+        let Kind::Stream(stream) = &mut entry.kind else {
+            return Err(nb::Error::Other(bad_state("connected")));
+        };
+        if entry.wants_read {
+            return Err(nb::Error::WouldBlock);
+        }
+        match stream.read(buffer) {
+            Ok(0) if !buffer.is_empty() => Err(nb::Error::Other(closed())),
+            Ok(n) => Ok(n),
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    entry.wants_read = true;
+                }
+                would_block(e)
+            }
+        }
+    }
+
+    fn close(&mut self, socket: StdSocket) -> Result<(), NetError> {
+        let slot = self.entries.get_mut(socket.0).ok_or_else(|| bad_state("open"))?;
+        // Dropping the std socket closes the descriptor.
+        slot.take();
+        self.free.push(socket.0);
+        Ok(())
+    }
+}
+
+impl TcpFullStack for StdStack {
+    fn bind(&mut self, socket: &mut StdSocket, local_port: u16) -> Result<(), NetError> {
+        let addr = SocketAddr::new(self.bind_ip, local_port);
+        let entry = self.entry_mut(socket)?;
+        if !matches!(entry.kind, Kind::Fresh) {
+            return Err(bad_state("fresh"));
+        }
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        sock.set_reuse_address(true)?;
+        if addr.is_ipv6() && addr.ip().is_unspecified() {
+            // `[::]` serves IPv4 peers too.
+            sock.set_only_v6(false)?;
+        }
+        sock.set_nonblocking(true)?;
+        sock.bind(&addr.into())?;
+        entry.kind = Kind::Bound(sock);
+        Ok(())
+    }
+
+    fn listen(&mut self, socket: &mut StdSocket) -> Result<(), NetError> {
+        let entry = self.entry_mut(socket)?;
+        let Kind::Bound(sock) = std::mem::replace(&mut entry.kind, Kind::Fresh) else {
+            return Err(bad_state("bound"));
+        };
+        sock.listen(1024)?;
+        entry.kind = Kind::Listener(sock.into());
+        Ok(())
+    }
+
+    fn accept(&mut self, socket: &mut StdSocket) -> nb::Result<(StdSocket, SocketAddr), NetError> {
+        let entry = self.entry_mut(socket)?;
+        let Kind::Listener(listener) = &entry.kind else {
+            return Err(nb::Error::Other(bad_state("listening")));
+        };
+        if entry.wants_read {
+            return Err(nb::Error::WouldBlock);
+        }
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                stream.set_nonblocking(true).map_err(NetError)?;
+                Ok((self.insert(Kind::Stream(stream)), peer))
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    entry.wants_read = true;
+                }
+                would_block(e)
+            }
+        }
+    }
+}
+
+impl Park for StdStack {
+    fn park(&mut self, deadline: Option<Instant>) {
+        self.pollfds.clear();
+        self.polled.clear();
+        for (i, entry) in self.entries.iter().enumerate() {
+            let Some(entry) = entry else { continue };
+            let mut events = 0;
+            if entry.wants_read {
+                events |= libc::POLLIN;
+            }
+            if entry.wants_write {
+                events |= libc::POLLOUT;
+            }
+            if let (Some(fd), true) = (entry.fd(), events != 0) {
+                self.pollfds.push(libc::pollfd { fd, events, revents: 0 });
+                self.polled.push(i);
+            }
+        }
+        let timeout_ms: libc::c_int = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let wait = deadline.saturating_duration_since(self.clock.now());
+                // Round up: waking a little late is harmless, early means a second poll.
+                let ms = wait.as_micros().div_ceil(1000);
+                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        if self.pollfds.is_empty() && timeout_ms < 0 {
+            // Nothing to wait for and no deadline: the caller has no work at all.
+            return;
+        }
+        // SAFETY: `pollfds` is a valid array of `len` pollfd structures.
+        let n = unsafe {
+            libc::poll(
+                self.pollfds.as_mut_ptr(),
+                self.pollfds.len() as libc::nfds_t,
+                timeout_ms,
+            )
+        };
+        if n <= 0 {
+            // Timed out, or interrupted (EINTR): either way, let the caller look again.
+            return;
+        }
+        for (pfd, &i) in self.pollfds.iter().zip(&self.polled) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            if let Some(Some(entry)) = self.entries.get_mut(i) {
+                // Errors and hang-ups count as ready: the next call reports them.
+                let failed = pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
+                if pfd.revents & libc::POLLIN != 0 || failed {
+                    entry.wants_read = false;
+                }
+                if pfd.revents & libc::POLLOUT != 0 || failed {
+                    entry.wants_write = false;
+                }
+            }
+        }
+    }
+}

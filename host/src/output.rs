@@ -1,0 +1,136 @@
+//! Where the PDC's reply goes: stdout, buffered, plus an optional trace of
+//! every read on stderr.
+
+use std::io::{self, BufWriter, StdoutLock, Write};
+
+use pmulab_core::deframer::Piece;
+use pmulab_core::pdc::PdcOutput;
+use pmulab_core::time::Instant;
+
+/// The reply on stdout: one line per message, or the raw text.
+pub struct StdoutReply {
+    out: BufWriter<StdoutLock<'static>>,
+    trace: Option<Trace>,
+}
+
+/// What the trace knows about the read being delivered.
+struct Trace {
+    start: Option<Instant>,
+    reads: u64,
+    messages: u64,
+    current: Option<ReadTrace>,
+}
+
+struct ReadTrace {
+    index: u64,
+    len: usize,
+    at: Instant,
+    continues: Option<u64>,
+    starts: Vec<(u64, Option<usize>)>,
+}
+
+impl StdoutReply {
+    /// Stdout with a 64 KiB buffer; with `trace`, reads are described on stderr.
+    pub fn new(trace: bool) -> Self {
+        StdoutReply {
+            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            trace: trace.then_some(Trace {
+                start: None,
+                reads: 0,
+                messages: 0,
+                current: None,
+            }),
+        }
+    }
+
+    /// Flushes stdout.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Trace {
+    fn flush_line(&mut self) {
+        let Some(read) = self.current.take() else { return };
+        let since = read
+            .at
+            .saturating_duration_since(self.start.unwrap_or(read.at))
+            .as_secs_f64();
+        let mut line = format!("read {}: {} bytes at +{since:.6} s", read.index, read.len);
+        if let Some(m) = read.continues {
+            line += &format!("; continues message {m}");
+        }
+        for (m, at) in &read.starts {
+            match at {
+                Some(at) => line += &format!("; message {m} starts at byte {at}"),
+                None => line += &format!("; message {m} starts in the previous read"),
+            }
+        }
+        eprintln!("trace: {line}");
+    }
+}
+
+impl PdcOutput for StdoutReply {
+    type Error = io::Error;
+
+    fn read(&mut self, now: Instant, len: usize) -> io::Result<()> {
+        if let Some(trace) = &mut self.trace {
+            trace.start.get_or_insert(now);
+            trace.reads += 1;
+            // A read that does not start a message continues the open one.
+            let open = trace.messages.checked_sub(1);
+            trace.current = Some(ReadTrace {
+                index: trace.reads,
+                len,
+                at: now,
+                continues: open,
+                starts: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    fn read_done(&mut self) -> io::Result<()> {
+        match &mut self.trace {
+            // Show what arrived at once, even a message not known to be
+            // complete yet: its line ends when the next one starts.
+            None => self.out.flush(),
+            // Tracing, stdout gets whole lines only, so that on a terminal
+            // each trace line stands on its own.
+            Some(trace) => {
+                trace.flush_line();
+                Ok(())
+            }
+        }
+    }
+
+    fn piece(&mut self, piece: Piece<'_>) -> io::Result<()> {
+        match piece {
+            Piece::Start { at } => {
+                if let Some(trace) = &mut self.trace {
+                    if let Some(read) = &mut trace.current {
+                        if at == Some(0) || (at.is_none() && read.starts.is_empty()) {
+                            read.continues = None;
+                        }
+                        read.starts.push((trace.messages, at));
+                    }
+                    trace.messages += 1;
+                }
+                Ok(())
+            }
+            Piece::Text(text) => self.out.write_all(text),
+            Piece::End => {
+                self.out.write_all(b"\n")?;
+                match self.trace {
+                    Some(_) => self.out.flush(),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.out.flush()
+    }
+}
