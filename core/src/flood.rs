@@ -17,8 +17,11 @@ const LINE_LEN: usize = 64;
 const NUMBER_LEN: usize = 7;
 /// Text after the line number; each line starts further along it, so the
 /// flood reads as varied text, yet every byte is computable on its own.
+/// It must be at least as long as a line's body (checked below).
 const PROSE: &[u8] = b"the concentrator asks, the measurement unit answers: \
 frequency, voltage phasor, current phasor, and a time stamp from the grid clock; ";
+
+const _: () = assert!(PROSE.len() >= LINE_LEN - NUMBER_LEN - 2);
 
 /// Writes message `index` (`This is PMU data <index>`) into `out` and
 /// returns its length.
@@ -78,9 +81,13 @@ fn render_line(line_no: u64, line: &mut [u8; LINE_LEN]) {
     }
     line[NUMBER_LEN] = b' ';
     let start = (line_no.wrapping_mul(13) % PROSE.len() as u64) as usize;
-    for (i, slot) in line[NUMBER_LEN + 1..LINE_LEN - 1].iter_mut().enumerate() {
-        *slot = PROSE[(start + i) % PROSE.len()];
-    }
+    // The prose wraps around: copy its tail, then as much of its head as fits.
+    let body = &mut line[NUMBER_LEN + 1..LINE_LEN - 1];
+    let tail = &PROSE[start..];
+    let first = tail.len().min(body.len());
+    body[..first].copy_from_slice(&tail[..first]);
+    let rest = body.len() - first;
+    body[first..].copy_from_slice(&PROSE[..rest]);
     line[LINE_LEN - 1] = b'\n';
 }
 

@@ -24,6 +24,17 @@ pub enum ReplyKind {
     Raw,
 }
 
+/// What to ask and of whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// The PMU.
+    pub remote: SocketAddr,
+    /// The command's bytes as they go on the wire.
+    pub command: &'a [u8],
+    /// How to read the reply.
+    pub kind: ReplyKind,
+}
+
 /// Limits for one exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PdcConfig {
@@ -78,8 +89,9 @@ pub struct Summary {
     pub messages: u64,
 }
 
-/// The longest `ERROR:` line kept from a refusal.
-pub const MAX_ERROR_LINE: usize = 200;
+/// The longest `ERROR:` line kept from a refusal; longer lines are cut.
+/// Small, so that errors stay cheap to return on a board.
+pub const MAX_ERROR_LINE: usize = 112;
 
 /// Why an exchange failed.
 #[derive(Debug)]
@@ -106,13 +118,13 @@ pub enum PdcError<N, O> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ErrorLine {
     bytes: [u8; MAX_ERROR_LINE],
-    len: usize,
+    len: u8,
 }
 
 impl ErrorLine {
     /// The line's bytes (possibly cut at [`MAX_ERROR_LINE`]).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -153,7 +165,7 @@ impl<N: fmt::Debug, O: fmt::Display> fmt::Display for PdcError<N, O> {
 
 const ERROR_MARK: &[u8] = b"ERROR:";
 
-/// Connects to `remote`, sends `command` and passes the reply to `out`
+/// Connects to the PMU, sends the command and passes the reply to `out`
 /// until the PMU closes the connection.
 ///
 /// `buf` is the read buffer; larger reads mean fewer calls (64 KiB on a
@@ -161,9 +173,7 @@ const ERROR_MARK: &[u8] = b"ERROR:";
 pub fn fetch<S, C, O>(
     stack: &mut S,
     clock: &C,
-    remote: SocketAddr,
-    command: &[u8],
-    kind: ReplyKind,
+    request: Request<'_>,
     config: &PdcConfig,
     buf: &mut [u8],
     out: &mut O,
@@ -174,30 +184,21 @@ where
     O: PdcOutput,
 {
     let mut socket = stack.socket().map_err(PdcError::Socket)?;
-    let result = exchange(
-        stack,
-        clock,
-        &mut socket,
-        remote,
-        command,
-        kind,
-        config,
-        buf,
-        out,
-    );
+    let result = exchange(stack, clock, &mut socket, request, config, buf, out);
     // The exchange's outcome matters more than a failure to close.
     let _ = stack.close(socket);
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 fn exchange<S, C, O>(
     stack: &mut S,
     clock: &C,
     socket: &mut S::TcpSocket,
-    remote: SocketAddr,
-    command: &[u8],
-    kind: ReplyKind,
+    Request {
+        remote,
+        command,
+        kind,
+    }: Request<'_>,
     config: &PdcConfig,
     buf: &mut [u8],
     out: &mut O,
@@ -377,7 +378,7 @@ impl Reply {
                 };
                 return Err(PdcError::Refused(ErrorLine {
                     bytes: self.head,
-                    len: end,
+                    len: u8::try_from(end).unwrap_or(u8::MAX),
                 }));
             }
             // A reply shorter than `ERROR:` is data all the same.

@@ -1,4 +1,5 @@
 //! The PDC deframer against every way TCP can cut a glued stream.
+#![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
 
 use pmulab_core::deframer::{Deframer, Piece};
 use pmulab_core::rng::{Random, SplitMix64};

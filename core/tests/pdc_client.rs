@@ -1,4 +1,5 @@
 //! The PDC client driver over the mock stack, against scripted PMUs.
+#![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
 
 mod support;
 
@@ -6,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use pmulab_core::deframer::Piece;
-use pmulab_core::pdc::{PdcConfig, PdcError, PdcOutput, ReplyKind, Summary, fetch};
+use pmulab_core::pdc::{PdcConfig, PdcError, PdcOutput, ReplyKind, Request, Summary, fetch};
 use pmulab_core::time::Instant;
 use support::{MockError, MockNet, Script};
 
@@ -57,9 +58,11 @@ fn run(
     let result = fetch(
         &mut stack,
         &net.clock,
-        pmu(),
-        b"CMD_short:1",
-        kind,
+        Request {
+            remote: pmu(),
+            command: b"CMD_short:1",
+            kind,
+        },
         &PdcConfig::default(),
         &mut buf,
         &mut out,

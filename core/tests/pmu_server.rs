@@ -1,4 +1,5 @@
 //! The PMU server driver over the mock stack, in virtual time.
+#![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
 
 mod support;
 

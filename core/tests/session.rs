@@ -1,4 +1,5 @@
 //! The PMU session machine on its own: bytes and instants in, bytes out.
+#![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
 
 use std::time::Duration;
 

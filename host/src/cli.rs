@@ -38,19 +38,21 @@ pub struct Cli {
 pub enum Command {
     /// Part 2 client: connect to a PMU, send a command, print the messages.
     #[command(after_help = "Examples:\n  pmulab pdc 127.0.0.1 5003 CMD_short:0\n  \
-pmulab pdc localhost 5003 CMD_short:1 --trace\n  pmulab pdc 127.0.0.1 5003 CMD_floodme > flood.txt\n\n\
+pmulab pdc localhost 5003 CMD_short:1 --trace\n  pmulab pdc 127.0.0.1 5003 CMD_short:0 --trace --read-size 25\n  pmulab pdc 127.0.0.1 5003 CMD_floodme > flood.txt\n\n\
 Each `This is PMU data i` is printed on its own line, however TCP glued or split them; \
 the floodme text is printed as it is. --trace shows on stderr every read and where \
 messages started in it.")]
     Pdc(PdcArgs),
 
     /// Part 2 server: the course's TCP PMU, serving many PDCs at once.
-    #[command(after_help = "Examples:\n  pmulab pmu\n  pmulab pmu --count random -v\n  \
+    #[command(
+        after_help = "Examples:\n  pmulab pmu\n  pmulab pmu --count random -v\n  \
 pmulab pmu --port 0 --flood-bytes 268435456\n\n\
 CMD_short:d sends n messages `This is PMU data i`, one send() each, d seconds apart, \
 then closes; CMD_floodme sends one large text and closes. Anything else gets one \
 `ERROR:` line. A command ends at a newline or at the end of a read; a partial command \
-waits up to --command-timeout.")]
+waits up to --command-timeout."
+    )]
     Pmu(PmuArgs),
 
     /// Part 1: print every UDP datagram received on a port.
@@ -90,6 +92,12 @@ pub struct PdcArgs {
     /// Send the command even if it is not a valid lab command (to test a server).
     #[arg(long)]
     pub raw: bool,
+
+    /// Read at most this many bytes at a time; small values show messages
+    /// split across reads.
+    #[arg(long, value_name = "BYTES", default_value_t = 65536,
+          value_parser = clap::value_parser!(u32).range(1..=16 << 20))]
+    pub read_size: u32,
 
     /// Print a summary (bytes, reads, messages) on stderr at the end.
     #[arg(long)]
@@ -171,4 +179,3 @@ pub struct EchoClientArgs {
     /// The sentence to send.
     pub sentence: String,
 }
-

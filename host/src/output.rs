@@ -51,20 +51,34 @@ impl StdoutReply {
 
 impl Trace {
     fn flush_line(&mut self) {
-        let Some(read) = self.current.take() else { return };
+        let Some(read) = self.current.take() else {
+            return;
+        };
         let since = read
             .at
             .saturating_duration_since(self.start.unwrap_or(read.at))
             .as_secs_f64();
         let mut line = format!("read {}: {} bytes at +{since:.6} s", read.index, read.len);
         if let Some(m) = read.continues {
-            line += &format!("; continues message {m}");
+            line += &format!(" | continues message {m}");
         }
-        for (m, at) in &read.starts {
-            match at {
-                Some(at) => line += &format!("; message {m} starts at byte {at}"),
-                None => line += &format!("; message {m} starts in the previous read"),
-            }
+        let mut starts = read.starts.iter().peekable();
+        if let Some((m, None)) = starts.peek() {
+            line += &format!(" | message {m} began in an earlier read, its prefix split");
+            starts.next();
+        }
+        let here: Vec<&(u64, Option<usize>)> = starts.collect();
+        if let (Some((first, _)), Some((last, _))) = (here.first(), here.last()) {
+            let offsets: Vec<String> = here
+                .iter()
+                .filter_map(|(_, at)| at.map(|a| a.to_string()))
+                .collect();
+            let which = match first == last {
+                true => format!("message {first} starts"),
+                false => format!("messages {first}-{last} start"),
+            };
+            let bytes = if offsets.len() == 1 { "byte" } else { "bytes" };
+            line += &format!(" | {which} at {bytes} {}", offsets.join(", "));
         }
         eprintln!("trace: {line}");
     }

@@ -3,7 +3,8 @@
 //! Everything is in memory and in virtual time: a test decides exactly when
 //! each byte arrives and how much each send may take, then checks what the
 //! driver sent and when.
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
+#![allow(dead_code)] // Each test file uses a different part of the mock.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};

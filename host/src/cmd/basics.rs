@@ -20,7 +20,8 @@ const ECHO_PIECE: usize = 16;
 /// Prints the sender and the text of every datagram, forever (or `--count`).
 pub fn udp_receiver(args: UdpReceiverArgs) -> Result<(), Failure> {
     let addr = SocketAddr::new(args.bind, args.port);
-    let socket = UdpSocket::bind(addr).map_err(|e| Failure::runtime(format!("cannot bind {addr}: {e}")))?;
+    let socket =
+        UdpSocket::bind(addr).map_err(|e| Failure::runtime(format!("cannot bind {addr}: {e}")))?;
     let local = socket.local_addr().map_err(Failure::runtime)?;
     eprintln!("listening for UDP datagrams on {local}");
     let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -61,7 +62,8 @@ pub fn udp_sender(args: UdpSenderArgs) -> Result<(), Failure> {
 /// Echoes each connection's bytes back, one connection at a time.
 pub fn echo_server(args: EchoServerArgs, log: &Log) -> Result<(), Failure> {
     let addr = SocketAddr::new(args.bind, args.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(Failure::runtime)?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(Failure::runtime)?;
     // The lab sets SO_REUSEADDR so a restarted server can bind at once.
     socket.set_reuse_address(true).map_err(Failure::runtime)?;
     socket
@@ -101,7 +103,8 @@ fn echo(stream: &mut TcpStream) -> std::io::Result<u64> {
 /// Sends a sentence, reads the echo in 16-byte pieces and prints each.
 pub fn echo_client(args: EchoClientArgs) -> Result<(), Failure> {
     let to = ipv4_first(&args.host, args.port)?;
-    let mut stream = TcpStream::connect(to).map_err(|e| Failure::runtime(format!("cannot connect to {to}: {e}")))?;
+    let mut stream = TcpStream::connect(to)
+        .map_err(|e| Failure::runtime(format!("cannot connect to {to}: {e}")))?;
     let sentence = args.sentence.as_bytes();
     stream.write_all(sentence).map_err(Failure::runtime)?;
     let mut received = 0;
@@ -116,7 +119,12 @@ pub fn echo_client(args: EchoClientArgs) -> Result<(), Failure> {
             )));
         }
         received += n;
-        writeln!(stdout, "received: {:?}", String::from_utf8_lossy(&piece[..n])).map_err(Failure::runtime)?;
+        writeln!(
+            stdout,
+            "received: {:?}",
+            String::from_utf8_lossy(&piece[..n])
+        )
+        .map_err(Failure::runtime)?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pmulab_core::command::Command;
-use pmulab_core::pdc::{PdcConfig, PdcError, ReplyKind, fetch};
+use pmulab_core::pdc::{PdcConfig, PdcError, ReplyKind, Request, fetch};
 
 use super::resolve::ipv4_first;
 use crate::cli::{EXIT_FAILURE, EXIT_REFUSED, PdcArgs};
@@ -48,13 +48,15 @@ pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
     let clock = HostClock::new();
     let mut stack = StdStack::new(std::net::Ipv4Addr::UNSPECIFIED.into(), clock);
     let mut out = StdoutReply::new(args.trace);
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; args.read_size as usize];
     let result = fetch(
         &mut stack,
         &clock,
-        remote,
-        args.command.as_bytes(),
-        kind,
+        Request {
+            remote,
+            command: args.command.as_bytes(),
+            kind,
+        },
         &config,
         &mut buf,
         &mut out,
@@ -63,10 +65,19 @@ pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
     let summary = result.map_err(|e| failure(e, remote))?;
     flushed.map_err(|e| Failure::runtime(format!("cannot write the output: {e}")))?;
     if args.stats {
-        eprintln!(
-            "{} bytes in {} reads, {} messages",
-            summary.bytes, summary.reads, summary.messages
+        let plural = |n: u64, word: &str| match n {
+            1 => format!("1 {word}"),
+            n => format!("{n} {word}s"),
+        };
+        let mut line = format!(
+            "{} in {}",
+            plural(summary.bytes, "byte"),
+            plural(summary.reads, "read")
         );
+        if kind == ReplyKind::Messages {
+            line += &format!(", {}", plural(summary.messages, "message"));
+        }
+        eprintln!("{line}");
     }
     Ok(())
 }
@@ -88,5 +99,9 @@ pub fn seconds(secs: f64, option: &str) -> Result<Duration, Failure> {
     Duration::try_from_secs_f64(secs)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| Failure::usage(format!("{option} must be a positive number of seconds, not {secs}")))
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "{option} must be a positive number of seconds, not {secs}"
+            ))
+        })
 }

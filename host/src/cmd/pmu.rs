@@ -26,9 +26,9 @@ pub fn parse_count(text: &str) -> Result<MessageCount, String> {
         return Ok(MessageCount::Random { min: 2, max: 17 });
     }
     let number = |s: &str| {
-        s.trim()
-            .parse::<u32>()
-            .map_err(|_| format!("{s:?} is not a count; use a number, `random` or a range such as 5-20"))
+        s.trim().parse::<u32>().map_err(|_| {
+            format!("{s:?} is not a count; use a number, `random` or a range such as 5-20")
+        })
     };
     match text.split_once('-') {
         Some((lo, hi)) => {
@@ -52,10 +52,10 @@ pub fn run(args: PmuArgs, log: &Log) -> Result<(), Failure> {
     let clock = HostClock::new();
     let mut stack = StdStack::new(args.bind, clock);
     // Boxed: the session table is large for a stack frame.
-    let mut server: Box<PmuServer<StdStack, MAX_SESSIONS>> = Box::new(
-        PmuServer::bind(&mut stack, args.port, config)
-            .map_err(|e| Failure::runtime(format!("cannot listen on {}:{}: {e}", args.bind, args.port)))?,
-    );
+    let mut server: Box<PmuServer<StdStack, MAX_SESSIONS>> =
+        Box::new(PmuServer::bind(&mut stack, args.port, config).map_err(|e| {
+            Failure::runtime(format!("cannot listen on {}:{}: {e}", args.bind, args.port))
+        })?);
     server.set_session_limit(usize::from(args.max_sessions));
     let local = stack
         .local_addr(server.listener())
@@ -82,7 +82,11 @@ pub fn run(args: PmuArgs, log: &Log) -> Result<(), Failure> {
 fn report(log: &Log, event: &ServerEvent<'_>) {
     match event {
         ServerEvent::Accepted { peer } => log.info(format_args!("{peer} connected")),
-        ServerEvent::Command { peer, command, count } => match command.interval() {
+        ServerEvent::Command {
+            peer,
+            command,
+            count,
+        } => match command.interval() {
             Some(d) => log.info(format_args!(
                 "{peer} {command}: {count} messages, {} s apart",
                 d.as_secs_f64()
@@ -90,13 +94,18 @@ fn report(log: &Log, event: &ServerEvent<'_>) {
             None => log.info(format_args!("{peer} {command}")),
         },
         ServerEvent::Refused { peer, error } => log.info(format_args!("{peer} refused: {error}")),
-        ServerEvent::Busy { peer } => log.always(format_args!("{peer} turned away: every session slot is taken")),
-        ServerEvent::Finished { peer, bytes } => log.info(format_args!("{peer} done, {bytes} bytes sent")),
-        ServerEvent::Aborted { peer, bytes, error } => {
-            log.info(format_args!("{peer} aborted after {bytes} bytes: {error:?}"))
+        ServerEvent::Busy { peer } => log.always(format_args!(
+            "{peer} turned away: every session slot is taken"
+        )),
+        ServerEvent::Finished { peer, bytes } => {
+            log.info(format_args!("{peer} done, {bytes} bytes sent"))
         }
-        ServerEvent::AcceptFailed { error } => {
-            log.always(format_args!("accept failed: {error:?}; pausing {:?}", Duration::from_millis(100)))
-        }
+        ServerEvent::Aborted { peer, bytes, error } => log.info(format_args!(
+            "{peer} aborted after {bytes} bytes: {error:?}"
+        )),
+        ServerEvent::AcceptFailed { error } => log.always(format_args!(
+            "accept failed: {error:?}; pausing {:?}",
+            Duration::from_millis(100)
+        )),
     }
 }

@@ -53,7 +53,10 @@ impl From<io::Error> for NetError {
 }
 
 fn closed() -> NetError {
-    NetError(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by peer"))
+    NetError(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "connection closed by peer",
+    ))
 }
 
 fn bad_state(what: &str) -> NetError {
@@ -196,8 +199,12 @@ impl TcpClientStack for StdStack {
         let entry = self.entry_mut(socket)?;
         match &entry.kind {
             Kind::Fresh => {
-                let sock = Socket::new(Domain::for_address(remote), Type::STREAM, Some(Protocol::TCP))
-                    .map_err(NetError)?;
+                let sock = Socket::new(
+                    Domain::for_address(remote),
+                    Type::STREAM,
+                    Some(Protocol::TCP),
+                )
+                .map_err(NetError)?;
                 sock.set_nonblocking(true).map_err(NetError)?;
                 match sock.connect(&remote.into()) {
                     Ok(()) => {
@@ -231,7 +238,9 @@ impl TcpClientStack for StdStack {
                 Ok(())
             }
             Kind::Stream(_) => Ok(()),
-            Kind::Bound(_) | Kind::Listener(_) => Err(nb::Error::Other(bad_state("a client socket"))),
+            Kind::Bound(_) | Kind::Listener(_) => {
+                Err(nb::Error::Other(bad_state("a client socket")))
+            }
         }
     }
 
@@ -258,7 +267,11 @@ impl TcpClientStack for StdStack {
         }
     }
 
-    fn receive(&mut self, socket: &mut StdSocket, buffer: &mut [u8]) -> nb::Result<usize, NetError> {
+    fn receive(
+        &mut self,
+        socket: &mut StdSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<usize, NetError> {
         let entry = self.entry_mut(socket)?;
         let Kind::Stream(stream) = &mut entry.kind else {
             return Err(nb::Error::Other(bad_state("connected")));
@@ -279,7 +292,10 @@ impl TcpClientStack for StdStack {
     }
 
     fn close(&mut self, socket: StdSocket) -> Result<(), NetError> {
-        let slot = self.entries.get_mut(socket.0).ok_or_else(|| bad_state("open"))?;
+        let slot = self
+            .entries
+            .get_mut(socket.0)
+            .ok_or_else(|| bad_state("open"))?;
         // Dropping the std socket closes the descriptor.
         slot.take();
         self.free.push(socket.0);
@@ -353,7 +369,11 @@ impl Park for StdStack {
                 events |= libc::POLLOUT;
             }
             if let (Some(fd), true) = (entry.fd(), events != 0) {
-                self.pollfds.push(libc::pollfd { fd, events, revents: 0 });
+                self.pollfds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
                 self.polled.push(i);
             }
         }
