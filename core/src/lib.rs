@@ -12,7 +12,8 @@
 //!   bytes and the current [`time::Instant`] and say what to send and when
 //!   to be woken; they never block, sleep or read a clock.
 //! - **Drivers**: [`pdc`] (the client over `TcpClientStack`) and [`pmu`]
-//!   (the server over `TcpFullStack`), which wait through [`time::Park`].
+//!   (the server over `TcpFullStack`), which wait through [`time::Park`]
+//!   and close through [`stack::HalfClose`].
 //!
 //! Memory is bounded everywhere: fixed buffers, const-generic session
 //! tables; input that does not fit is an error, never a panic.
@@ -26,6 +27,7 @@ pub mod pdc;
 pub mod pmu;
 pub mod rng;
 pub mod session;
+pub mod stack;
 pub mod time;
 
 pub use embedded_nal;

@@ -10,6 +10,10 @@
 //! When the table is full, a new connection is told
 //! `ERROR: server busy …` and closed; sessions in progress are unaffected.
 //!
+//! A finished connection is half-closed ([`HalfClose`]) and read until the
+//! peer's FIN (at most two seconds) before it is closed, so that late input
+//! never turns the close into a reset that could destroy the reply.
+//!
 //! The loop a platform runs:
 //! ```text
 //! loop {
@@ -27,6 +31,7 @@ use embedded_nal::{TcpError, TcpErrorKind, TcpFullStack, nb};
 use crate::command::{Command, CommandError};
 use crate::rng::Random;
 use crate::session::{Input, Session, SessionConfig};
+use crate::stack::HalfClose;
 use crate::time::{Instant, earliest};
 
 /// What a new connection is told when every session slot is taken.
@@ -37,8 +42,11 @@ pub const BUSY_LINE: &[u8] = b"ERROR: server busy, try again later\n";
 /// server spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Reads of leftover input before a close, so the close is a FIN and not a
-/// reset that could destroy data the peer has not read yet.
+/// How long a finished connection waits for the peer's FIN after its own
+/// before it is closed regardless.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Reads of leftover input per poll while a connection closes.
 const DRAIN_READS: usize = 4;
 
 /// Something a server did, for logging.
@@ -100,16 +108,24 @@ struct Slot<T> {
     sent: u64,
 }
 
+/// A connection that has sent its last byte and a FIN, and reads (and
+/// discards) until the peer's FIN or the linger time is up.
+struct Closing<T> {
+    socket: T,
+    until: Instant,
+}
+
 /// A PMU serving up to `N` sessions at once.
 pub struct PmuServer<S: TcpFullStack, const N: usize> {
     listener: S::TcpSocket,
     slots: [Option<Slot<S::TcpSocket>>; N],
+    closing: [Option<Closing<S::TcpSocket>>; N],
     config: SessionConfig,
     limit: usize,
     accept_paused_until: Option<Instant>,
 }
 
-impl<S: TcpFullStack, const N: usize> Debug for PmuServer<S, N> {
+impl<S: TcpFullStack + HalfClose, const N: usize> Debug for PmuServer<S, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PmuServer")
             .field("sessions", &self.sessions())
@@ -119,7 +135,7 @@ impl<S: TcpFullStack, const N: usize> Debug for PmuServer<S, N> {
     }
 }
 
-impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
+impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
     /// Opens a listening socket on `port` of `stack`.
     pub fn bind(stack: &mut S, port: u16, config: SessionConfig) -> Result<Self, S::Error> {
         let mut listener = stack.socket()?;
@@ -133,6 +149,7 @@ impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
         Ok(PmuServer {
             listener,
             slots: core::array::from_fn(|_| None),
+            closing: core::array::from_fn(|_| None),
             config,
             limit: N,
             accept_paused_until: None,
@@ -170,13 +187,12 @@ impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
             match drive(stack, active, now, rng, buf, log) {
                 Ok(false) => {}
                 Ok(true) => {
-                    if let Some(mut done) = slot.take() {
-                        drain(stack, &mut done.socket, buf);
-                        let _ = stack.close(done.socket);
+                    if let Some(done) = slot.take() {
                         log(ServerEvent::Finished {
                             peer: done.peer,
                             bytes: done.sent,
                         });
+                        start_closing(stack, &mut self.closing, done.socket, now);
                     }
                 }
                 Err(error) => {
@@ -189,6 +205,29 @@ impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
                         let _ = stack.close(failed.socket);
                     }
                 }
+            }
+        }
+        self.finish_closing(stack, now, buf);
+    }
+
+    /// Lets closing connections read to the peer's FIN, and closes them.
+    fn finish_closing(&mut self, stack: &mut S, now: Instant, buf: &mut [u8]) {
+        for entry in &mut self.closing {
+            let Some(closing) = entry else { continue };
+            let mut finished = now >= closing.until;
+            for _ in 0..DRAIN_READS {
+                match stack.receive(&mut closing.socket, buf) {
+                    Ok(n) if n > 0 => {}
+                    Err(nb::Error::WouldBlock) => break,
+                    // The peer's FIN, or a reset: nothing more will come.
+                    _ => {
+                        finished = true;
+                        break;
+                    }
+                }
+            }
+            if finished && let Some(done) = entry.take() {
+                let _ = stack.close(done.socket);
             }
         }
     }
@@ -226,7 +265,7 @@ impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
                             let mut socket = socket;
                             // Best effort: a fresh socket takes a short line.
                             let _ = stack.send(&mut socket, BUSY_LINE);
-                            let _ = stack.close(socket);
+                            start_closing(stack, &mut self.closing, socket, now);
                             log(ServerEvent::Busy { peer });
                         }
                     }
@@ -249,6 +288,7 @@ impl<S: TcpFullStack, const N: usize> PmuServer<S, N> {
             .iter()
             .flatten()
             .map(|slot| slot.session.poll_timeout())
+            .chain(self.closing.iter().flatten().map(|c| Some(c.until)))
             .fold(self.accept_paused_until, earliest)
     }
 }
@@ -309,12 +349,24 @@ fn drive<S: TcpFullStack>(
     Ok(slot.session.is_done())
 }
 
-/// Reads and discards what the peer still sent, then closes.
-fn drain<S: TcpFullStack>(stack: &mut S, socket: &mut S::TcpSocket, buf: &mut [u8]) {
-    for _ in 0..DRAIN_READS {
-        match stack.receive(socket, buf) {
-            Ok(n) if n > 0 => {}
-            _ => break,
+/// Sends a FIN and parks the socket until the peer's FIN; with no room to
+/// park it (or no FIN possible), closes at once.
+fn start_closing<S: HalfClose, const N: usize>(
+    stack: &mut S,
+    closing: &mut [Option<Closing<S::TcpSocket>>; N],
+    mut socket: S::TcpSocket,
+    now: Instant,
+) {
+    let free = closing.iter_mut().find(|c| c.is_none());
+    match (stack.half_close(&mut socket), free) {
+        (Ok(()), Some(free)) => {
+            *free = Some(Closing {
+                socket,
+                until: now + LINGER,
+            })
+        }
+        _ => {
+            let _ = stack.close(socket);
         }
     }
 }

@@ -306,3 +306,30 @@ fn random_n_varies_between_sessions() {
     assert!(counts.len() > 5, "{counts:?}");
     assert!(counts.iter().all(|n| (2..=17).contains(n)));
 }
+
+#[test]
+fn a_finished_connection_reads_to_the_peer_s_fin_before_release() {
+    let mut h = Harness::<2>::new(fixed(1));
+    let a = h.connect(b"CMD_short:0");
+    h.poll();
+    assert!(
+        h.net.closed_by_stack(a),
+        "the FIN goes out with the last message"
+    );
+    assert!(!h.net.released_by_stack(a));
+    // Late input is read and dropped, so the close never becomes a reset.
+    h.net.send(a, b"late bytes");
+    h.poll();
+    assert!(!h.net.released_by_stack(a));
+    h.net.fin(a);
+    h.poll();
+    assert!(h.net.released_by_stack(a));
+
+    // A peer that never closes is released after the linger time.
+    let b = h.connect(b"CMD_short:0");
+    h.poll();
+    assert!(!h.net.released_by_stack(b));
+    h.run_until(Instant::from_secs(10));
+    assert!(h.net.released_by_stack(b));
+    assert_eq!(h.net.open_sockets(), 1, "only the listener stays open");
+}

@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use pmulab_core::embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
+use pmulab_core::stack::HalfClose;
 use pmulab_core::time::{Clock, Instant, Park};
 
 /// A clock that moves only when told.
@@ -67,6 +68,7 @@ struct Conn {
     peer_reset_at: Option<Instant>,
     /// What the stack sent: one entry per successful send call.
     from_stack: Vec<(Instant, Vec<u8>)>,
+    stack_fin: bool,
     stack_closed: bool,
     /// Bytes the stack may still send before sends would block.
     window: Option<usize>,
@@ -189,7 +191,14 @@ impl MockNet {
         self.net.borrow().conns[peer.0].from_stack.clone()
     }
 
+    /// Whether the stack sent its FIN (half-closed or closed).
     pub fn closed_by_stack(&self, peer: PeerId) -> bool {
+        let net = self.net.borrow();
+        net.conns[peer.0].stack_fin || net.conns[peer.0].stack_closed
+    }
+
+    /// Whether the stack released the socket entirely.
+    pub fn released_by_stack(&self, peer: PeerId) -> bool {
         self.net.borrow().conns[peer.0].stack_closed
     }
 
@@ -290,6 +299,9 @@ impl TcpClientStack for MockNet {
         let conn = &mut net.conns[id];
         if conn.peer_reset_at.is_some_and(|t| t <= now) {
             return Err(nb::Error::Other(MockError::Reset));
+        }
+        if conn.stack_fin {
+            return Err(nb::Error::Other(MockError::Closed));
         }
         let mut n = buffer.len();
         if let Some(w) = conn.window {
@@ -392,6 +404,14 @@ impl TcpFullStack for MockNet {
             v6 => v6,
         };
         Ok((MockSocket(net.socks.len() - 1), mapped))
+    }
+}
+
+impl HalfClose for MockNet {
+    fn half_close(&mut self, socket: &mut MockSocket) -> Result<(), MockError> {
+        let id = self.conn_of(socket)?;
+        self.net.borrow_mut().conns[id].stack_fin = true;
+        Ok(())
     }
 }
 

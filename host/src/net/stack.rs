@@ -13,10 +13,11 @@
 //! reads.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 
 use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
+use pmulab_core::stack::HalfClose;
 use pmulab_core::time::{Clock, Instant, Park};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -351,6 +352,15 @@ impl TcpFullStack for StdStack {
                 }
                 would_block(e)
             }
+        }
+    }
+}
+
+impl HalfClose for StdStack {
+    fn half_close(&mut self, socket: &mut StdSocket) -> Result<(), NetError> {
+        match &self.entry(socket)?.kind {
+            Kind::Stream(s) => Ok(s.shutdown(Shutdown::Write)?),
+            _ => Err(bad_state("connected")),
         }
     }
 }
