@@ -8,7 +8,8 @@
 //! Two layers:
 //! - **Machines, sans I/O**: [`command`] (the PDC's command codec),
 //!   [`session`] (the PMU's side of a connection), [`deframer`] (the PDC's
-//!   view of a glued stream), [`flood`] (the generated texts). They take
+//!   view of a glued stream), [`flood`] (the generated texts), [`reset`]
+//!   (part 3's UDP clock reset: codec, retry machine, responder). They take
 //!   bytes and the current [`time::Instant`] and say what to send and when
 //!   to be woken; they never block, sleep or read a clock.
 //! - **Drivers**: [`pdc`] (the client over `TcpClientStack`) and [`pmu`]
@@ -25,6 +26,7 @@ pub mod deframer;
 pub mod flood;
 pub mod pdc;
 pub mod pmu;
+pub mod reset;
 pub mod rng;
 pub mod session;
 pub mod stack;

@@ -55,6 +55,25 @@ waits up to --command-timeout."
     )]
     Pmu(PmuArgs),
 
+    /// Part 3 client: ask a UDP PMU to reset its clock, over IPv4 and IPv6, retrying.
+    #[command(after_help = "Examples:\n  pmulab reset localhost 5004\n  \
+pmulab reset 127.0.0.1 5004 --max-attempts 5 -v\n  pmulab reset localhost 5004 --trials 60\n\n\
+The name is resolved to its IPv4 and its IPv6 address; each round sends the request to \
+both, then waits up to --timeout for an answer from either. One round counts as one \
+request. --trials N repeats the exchange N times and estimates the loss probability \
+p = 1 - 1/mean, as the lab does.")]
+    Reset(ResetArgs),
+
+    /// Part 3 server: the course's UDP PMU, answering RESET:n with OFFSET=X, losing some.
+    #[command(
+        after_help = "Examples:\n  pmulab reset-pmu\n  pmulab reset-pmu --loss 0.6 --family 6 -v\n  \
+pmulab reset-pmu --family alternate --period 30\n\n\
+Each valid request is ignored with probability --loss (the course's server: \
+`if random() >= p: reply`), else answered with X uniform in 0..=n. Malformed datagrams \
+never get an answer."
+    )]
+    ResetPmu(ResetPmuArgs),
+
     /// Part 1: print every UDP datagram received on a port.
     UdpReceiver(UdpReceiverArgs),
 
@@ -134,6 +153,68 @@ pub struct PmuArgs {
     /// Seed for the random message counts, for reproducible runs.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The PMU: a host name (both its IPv4 and IPv6 addresses are used) or an address.
+    pub server: String,
+    /// The PMU's UDP port (5004 on the course server).
+    pub port: u16,
+
+    /// The request to send.
+    #[arg(long, default_value = "RESET:20")]
+    pub command: String,
+
+    /// Seconds to wait for an answer after each round.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub timeout: f64,
+
+    /// Give up after this many rounds (0: never, as in the lab).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_attempts: u32,
+
+    /// Run the lab's experiment: N resets, then the mean number of requests and the loss estimate.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub trials: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetPmuArgs {
+    /// UDP port to listen on; 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 5004)]
+    pub port: u16,
+
+    /// Addresses to listen on, one per family [default: 127.0.0.1 and ::1].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Vec<IpAddr>,
+
+    /// Probability that a request is ignored, from 0 to 1.
+    #[arg(long, default_value_t = 0.4, value_parser = parse_probability)]
+    pub loss: f64,
+
+    /// Families answered: 4, 6, both, or alternate (one at a time, switching every --period).
+    #[arg(long, default_value = "both", value_parser = ["4", "6", "both", "alternate"])]
+    pub family: String,
+
+    /// Seconds each family is served in --family alternate.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub period: f64,
+
+    /// Seed for the losses and offsets, for reproducible runs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+fn parse_probability(text: &str) -> Result<f64, String> {
+    let p: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability between 0 and 1"))
+    }
 }
 
 #[derive(Debug, Args)]

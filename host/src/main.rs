@@ -7,6 +7,7 @@ mod log;
 mod net;
 mod output;
 mod rng;
+mod stats;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,8 @@ fn main() -> ExitCode {
     let (name, result) = match cli.command {
         Command::Pdc(args) => ("pdc", cmd::pdc::run(args, &log)),
         Command::Pmu(args) => ("pmu", cmd::pmu::run(args, &log)),
+        Command::Reset(args) => ("reset", cmd::reset::run(args, &log)),
+        Command::ResetPmu(args) => ("reset-pmu", cmd::reset_pmu::run(args, &log)),
         Command::UdpReceiver(args) => ("udp-receiver", cmd::basics::udp_receiver(args)),
         Command::UdpSender(args) => ("udp-sender", cmd::basics::udp_sender(args)),
         Command::EchoServer(args) => ("echo-server", cmd::basics::echo_server(args, &log)),

@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use pmulab_core::embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
+use pmulab_core::embedded_nal::{
+    TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
+};
 use pmulab_core::stack::HalfClose;
 use pmulab_core::time::{Clock, Instant, Park};
 
@@ -77,20 +79,42 @@ struct Conn {
 #[derive(Debug)]
 enum Sock {
     Fresh,
+    Udp {
+        local: SocketAddr,
+        remote: Option<SocketAddr>,
+    },
     Bound(u16),
     Listening(u16),
     Connected(usize),
     Closed,
 }
 
-#[derive(Debug, Default)]
+/// A scripted UDP server: given the instant and a request, the datagrams it
+/// sends back, each after a delay and from a source address.
+pub type UdpScript = Box<dyn FnMut(Instant, &[u8]) -> Vec<(Duration, SocketAddr, Vec<u8>)>>;
+
+#[derive(Default)]
 struct Net {
     socks: Vec<Sock>,
+    /// Datagrams waiting at each UDP socket: (arrival, source, bytes).
+    udp_inbox: HashMap<usize, VecDeque<(Instant, SocketAddr, Vec<u8>)>>,
+    /// Every datagram the stack sent: (instant, from, to, bytes).
+    udp_sent: Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>)>,
+    udp_scripts: HashMap<SocketAddr, UdpScript>,
+    next_local_port: u16,
     conns: Vec<Conn>,
     backlog: HashMap<u16, VecDeque<usize>>,
     scripts: HashMap<SocketAddr, Script>,
     next_peer_port: u16,
     max_send: Option<usize>,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net")
+            .field("socks", &self.socks)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a scripted server does when the stack connects to it.
@@ -120,6 +144,7 @@ impl MockNet {
     pub fn new() -> Self {
         let net = MockNet::default();
         net.net.borrow_mut().next_peer_port = 40000;
+        net.net.borrow_mut().next_local_port = 50000;
         net
     }
 
@@ -234,8 +259,76 @@ impl MockNet {
         }
     }
 
+    // ---- UDP ----
+
+    /// A scripted UDP server at `addr`.
+    pub fn udp_script(&self, addr: SocketAddr, script: UdpScript) {
+        self.net.borrow_mut().udp_scripts.insert(addr, script);
+    }
+
+    /// A peer sends a datagram to the stack's UDP socket bound on `port` of
+    /// the family of `from`.
+    pub fn udp_deliver(&self, from: SocketAddr, port: u16, bytes: &[u8]) {
+        let now = self.now();
+        let mut net = self.net.borrow_mut();
+        let target = net.socks.iter().position(|s| {
+            matches!(s, Sock::Udp { local, remote: None }
+                if local.port() == port && local.is_ipv4() == from.is_ipv4())
+        });
+        if let Some(id) = target {
+            net.udp_inbox
+                .entry(id)
+                .or_default()
+                .push_back((now, from, bytes.to_vec()));
+        }
+    }
+
+    /// Every datagram the stack sent: (instant, from, to, bytes).
+    pub fn udp_sent(&self) -> Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>)> {
+        self.net.borrow().udp_sent.clone()
+    }
+
+    fn udp_local(
+        &self,
+        socket: &MockSocket,
+    ) -> Result<(SocketAddr, Option<SocketAddr>), MockError> {
+        match self.net.borrow().socks.get(socket.0) {
+            Some(Sock::Udp { local, remote }) => Ok((*local, *remote)),
+            _ => Err(MockError::NoSuchSocket),
+        }
+    }
+
+    fn udp_transmit(
+        &self,
+        socket: &MockSocket,
+        to: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), MockError> {
+        let now = self.now();
+        let (local, _) = self.udp_local(socket)?;
+        let mut net = self.net.borrow_mut();
+        net.udp_sent.push((now, local, to, bytes.to_vec()));
+        let replies = match net.udp_scripts.get_mut(&to) {
+            Some(script) => script(now, bytes),
+            None => Vec::new(),
+        };
+        let inbox = net.udp_inbox.entry(socket.0).or_default();
+        for (delay, from, reply) in replies {
+            inbox.push_back((now + delay, from, reply));
+        }
+        // Keep the inbox in arrival order.
+        inbox.make_contiguous().sort_by_key(|(t, _, _)| *t);
+        Ok(())
+    }
+
     fn next_event_after(&self, now: Instant) -> Option<Instant> {
         let net = self.net.borrow();
+        let udp = net
+            .udp_inbox
+            .values()
+            .flat_map(|q| q.iter().map(|(t, _, _)| *t))
+            .filter(|t| *t > now)
+            .min();
         net.conns
             .iter()
             .flat_map(|c| {
@@ -246,6 +339,7 @@ impl MockNet {
                     .chain(c.peer_reset_at)
             })
             .filter(|t| *t > now)
+            .chain(udp)
             .min()
     }
 }
@@ -404,6 +498,92 @@ impl TcpFullStack for MockNet {
             v6 => v6,
         };
         Ok((MockSocket(net.socks.len() - 1), mapped))
+    }
+}
+
+impl UdpClientStack for MockNet {
+    type UdpSocket = MockSocket;
+    type Error = MockError;
+
+    fn socket(&mut self) -> Result<MockSocket, MockError> {
+        TcpClientStack::socket(self)
+    }
+
+    fn connect(&mut self, socket: &mut MockSocket, remote: SocketAddr) -> Result<(), MockError> {
+        let mut net = self.net.borrow_mut();
+        let port = net.next_local_port;
+        net.next_local_port += 1;
+        let ip: std::net::IpAddr = match remote {
+            SocketAddr::V4(_) => [127, 0, 0, 1].into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        };
+        net.socks[socket.0] = Sock::Udp {
+            local: SocketAddr::new(ip, port),
+            remote: Some(remote),
+        };
+        Ok(())
+    }
+
+    fn send(&mut self, socket: &mut MockSocket, buffer: &[u8]) -> nb::Result<(), MockError> {
+        let (_, remote) = self.udp_local(socket)?;
+        let remote = remote.ok_or(nb::Error::Other(MockError::NoSuchSocket))?;
+        Ok(self.udp_transmit(socket, remote, buffer)?)
+    }
+
+    fn receive(
+        &mut self,
+        socket: &mut MockSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<(usize, SocketAddr), MockError> {
+        let now = self.now();
+        let mut net = self.net.borrow_mut();
+        let inbox = net.udp_inbox.entry(socket.0).or_default();
+        match inbox.front() {
+            Some((at, _, _)) if *at <= now => {}
+            _ => return Err(nb::Error::WouldBlock),
+        }
+        let (_, from, bytes) = inbox.pop_front().ok_or(nb::Error::WouldBlock)?;
+        // Like recvfrom(2): a datagram longer than the buffer is cut.
+        let n = bytes.len().min(buffer.len());
+        buffer[..n].copy_from_slice(&bytes[..n]);
+        Ok((n, from))
+    }
+
+    fn close(&mut self, socket: MockSocket) -> Result<(), MockError> {
+        TcpClientStack::close(self, socket)
+    }
+}
+
+impl UdpFullStack for MockNet {
+    fn bind(&mut self, socket: &mut MockSocket, port: u16) -> Result<(), MockError> {
+        let mut net = self.net.borrow_mut();
+        net.socks[socket.0] = Sock::Udp {
+            local: SocketAddr::from(([127, 0, 0, 1], port)),
+            remote: None,
+        };
+        Ok(())
+    }
+
+    fn send_to(
+        &mut self,
+        socket: &mut MockSocket,
+        remote: SocketAddr,
+        buffer: &[u8],
+    ) -> nb::Result<(), MockError> {
+        Ok(self.udp_transmit(socket, remote, buffer)?)
+    }
+}
+
+impl MockNet {
+    /// Binds a UDP socket on `local` (any family), as a host platform does
+    /// before handing sockets to a server.
+    pub fn udp_bind_at(&mut self, local: SocketAddr) -> MockSocket {
+        let socket = TcpClientStack::socket(self).unwrap();
+        self.net.borrow_mut().socks[socket.0] = Sock::Udp {
+            local,
+            remote: None,
+        };
+        socket
     }
 }
 

@@ -3,4 +3,6 @@
 pub mod basics;
 pub mod pdc;
 pub mod pmu;
+pub mod reset;
+pub mod reset_pmu;
 pub mod resolve;

@@ -13,10 +13,12 @@
 //! reads.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
-use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
+use embedded_nal::{
+    TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
+};
 use pmulab_core::stack::HalfClose;
 use pmulab_core::time::{Clock, Instant, Park};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -75,6 +77,7 @@ enum Kind {
     Stream(TcpStream),
     Bound(Socket),
     Listener(TcpListener),
+    Udp(UdpSocket),
 }
 
 #[derive(Debug)]
@@ -93,6 +96,7 @@ impl Entry {
             Kind::Connecting(s) | Kind::Bound(s) => Some(s.as_raw_fd()),
             Kind::Stream(s) => Some(s.as_raw_fd()),
             Kind::Listener(l) => Some(l.as_raw_fd()),
+            Kind::Udp(u) => Some(u.as_raw_fd()),
         }
     }
 }
@@ -127,6 +131,7 @@ impl StdStack {
         let addr = match &entry.kind {
             Kind::Stream(s) => s.local_addr()?,
             Kind::Listener(l) => l.local_addr()?,
+            Kind::Udp(u) => u.local_addr()?,
             Kind::Connecting(s) | Kind::Bound(s) => s
                 .local_addr()?
                 .as_socket()
@@ -134,6 +139,11 @@ impl StdStack {
             Kind::Fresh => return Err(io::Error::other("socket is not bound")),
         };
         Ok(addr)
+    }
+
+    /// Where the next `bind` binds (embedded-nal's `bind` takes only a port).
+    pub fn set_bind_ip(&mut self, ip: IpAddr) {
+        self.bind_ip = ip;
     }
 
     fn entry(&self, socket: &StdSocket) -> Result<&Entry, NetError> {
@@ -239,8 +249,8 @@ impl TcpClientStack for StdStack {
                 Ok(())
             }
             Kind::Stream(_) => Ok(()),
-            Kind::Bound(_) | Kind::Listener(_) => {
-                Err(nb::Error::Other(bad_state("a client socket")))
+            Kind::Bound(_) | Kind::Listener(_) | Kind::Udp(_) => {
+                Err(nb::Error::Other(bad_state("a TCP client socket")))
             }
         }
     }
@@ -352,6 +362,111 @@ impl TcpFullStack for StdStack {
                 }
                 would_block(e)
             }
+        }
+    }
+}
+
+impl UdpClientStack for StdStack {
+    type UdpSocket = StdSocket;
+    type Error = NetError;
+
+    fn socket(&mut self) -> Result<StdSocket, NetError> {
+        Ok(self.insert(Kind::Fresh))
+    }
+
+    fn connect(&mut self, socket: &mut StdSocket, remote: SocketAddr) -> Result<(), NetError> {
+        let entry = self.entry_mut(socket)?;
+        if !matches!(entry.kind, Kind::Fresh) {
+            return Err(bad_state("fresh"));
+        }
+        let sock = Socket::new(
+            Domain::for_address(remote),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )?;
+        sock.set_nonblocking(true)?;
+        // A connected UDP socket only hears from its peer, and hears the
+        // peer's host say "port unreachable" as ECONNREFUSED.
+        sock.connect(&remote.into())?;
+        entry.kind = Kind::Udp(sock.into());
+        Ok(())
+    }
+
+    fn send(&mut self, socket: &mut StdSocket, buffer: &[u8]) -> nb::Result<(), NetError> {
+        let entry = self.entry_mut(socket)?;
+        let Kind::Udp(udp) = &entry.kind else {
+            return Err(nb::Error::Other(bad_state("a UDP socket")));
+        };
+        match udp.send(buffer) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    entry.wants_write = true;
+                }
+                would_block(e)
+            }
+        }
+    }
+
+    fn receive(
+        &mut self,
+        socket: &mut StdSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<(usize, SocketAddr), NetError> {
+        let entry = self.entry_mut(socket)?;
+        let Kind::Udp(udp) = &entry.kind else {
+            return Err(nb::Error::Other(bad_state("a UDP socket")));
+        };
+        if entry.wants_read {
+            return Err(nb::Error::WouldBlock);
+        }
+        match udp.recv_from(buffer) {
+            Ok(got) => Ok(got),
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    entry.wants_read = true;
+                }
+                would_block(e)
+            }
+        }
+    }
+
+    fn close(&mut self, socket: StdSocket) -> Result<(), NetError> {
+        TcpClientStack::close(self, socket)
+    }
+}
+
+impl UdpFullStack for StdStack {
+    fn bind(&mut self, socket: &mut StdSocket, local_port: u16) -> Result<(), NetError> {
+        let addr = SocketAddr::new(self.bind_ip, local_port);
+        let entry = self.entry_mut(socket)?;
+        if !matches!(entry.kind, Kind::Fresh) {
+            return Err(bad_state("fresh"));
+        }
+        let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        if addr.is_ipv6() {
+            // An IPv6 socket answers IPv6 only, so an IPv4 socket can share its port.
+            sock.set_only_v6(true)?;
+        }
+        sock.set_nonblocking(true)?;
+        sock.bind(&addr.into())?;
+        entry.kind = Kind::Udp(sock.into());
+        Ok(())
+    }
+
+    fn send_to(
+        &mut self,
+        socket: &mut StdSocket,
+        remote: SocketAddr,
+        buffer: &[u8],
+    ) -> nb::Result<(), NetError> {
+        let entry = self.entry_mut(socket)?;
+        let Kind::Udp(udp) = &entry.kind else {
+            return Err(nb::Error::Other(bad_state("a UDP socket")));
+        };
+        match udp.send_to(buffer, remote) {
+            Ok(_) => Ok(()),
+            Err(e) => would_block(e),
         }
     }
 }
