@@ -283,6 +283,7 @@ fn could_continue(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::Writer;
 
     fn short(secs: u64, nanos: u32) -> Command {
         Command::Short {
@@ -342,7 +343,6 @@ mod tests {
 
     #[test]
     fn display_is_the_wire_form_and_round_trips() {
-        let mut buf = [0u8; 32];
         for command in [
             short(0, 0),
             short(1, 0),
@@ -351,38 +351,15 @@ mod tests {
             short(0, 1),
             Command::Floodme,
         ] {
-            let mut w = Writer {
-                buf: &mut buf,
-                len: 0,
-            };
+            let mut buf = [0u8; 32];
+            let mut w = Writer::new(&mut buf);
             fmt::write(&mut w, format_args!("{command}")).unwrap();
-            let len = w.len;
-            assert_eq!(Command::parse(&buf[..len]), Ok(command));
+            assert_eq!(Command::parse(w.as_bytes()), Ok(command));
         }
-        let mut w = Writer {
-            buf: &mut buf,
-            len: 0,
-        };
+        let mut buf = [0u8; 32];
+        let mut w = Writer::new(&mut buf);
         fmt::write(&mut w, format_args!("{}", short(0, 500_000_000))).unwrap();
-        let len = w.len;
-        assert_eq!(&buf[..len], b"CMD_short:0.5");
-    }
-
-    struct Writer<'a> {
-        buf: &'a mut [u8],
-        len: usize,
-    }
-
-    impl fmt::Write for Writer<'_> {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            let end = self.len + s.len();
-            self.buf
-                .get_mut(self.len..end)
-                .ok_or(fmt::Error)?
-                .copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
-        }
+        assert_eq!(w.as_bytes(), b"CMD_short:0.5");
     }
 
     #[test]

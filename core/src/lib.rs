@@ -24,6 +24,7 @@
 pub mod command;
 pub mod deframer;
 pub mod flood;
+pub mod multicast;
 pub mod pdc;
 pub mod pmu;
 pub mod reset;
@@ -31,5 +32,8 @@ pub mod rng;
 pub mod session;
 pub mod stack;
 pub mod time;
+
+#[cfg(test)]
+mod test_support;
 
 pub use embedded_nal;

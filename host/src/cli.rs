@@ -74,6 +74,28 @@ never get an answer."
     )]
     ResetPmu(ResetPmuArgs),
 
+    /// Part 4: join a multicast group and print every message, one per line.
+    #[command(after_help = "Examples:\n  pmulab receiver 224.1.1.1 10505\n  \
+pmulab receiver 224.1.1.1 10505 --plain --count 10\n\n\
+Each datagram is a 6-byte identifier and UTF-8 text, printed as `id: text` (control \
+characters escaped, so one message is one line). A malformed datagram is reported on \
+stderr and the receiver keeps listening. Several receivers on one machine all get every \
+message.")]
+    Receiver(ReceiverArgs),
+
+    /// Part 4: send each line of standard input to a multicast group, under your 6-byte id.
+    #[command(after_help = "Examples:\n  pmulab sender 224.1.1.1 10505 123456\n  \
+echo 'Hello, group' | pmulab sender 224.1.1.1 10505 123456")]
+    Sender(SenderArgs),
+
+    /// Part 4: the course's broadcaster: a text, one line per datagram, forever.
+    #[command(after_help = "Examples:\n  pmulab bot 224.1.1.1 10505\n  \
+pmulab bot 224.1.1.1 10505 romeo-and-juliet.txt 0.5\n  pmulab bot 224.1.1.1 10505 builtin 0.2 --once\n\n\
+Each line goes out as `swcmTV` + the line without trailing white space (an empty line is \
+a bare 6-byte datagram). After the last line the bot sends `swcmTVRWND`, waits three \
+intervals, and starts over. Without a file it sends a short text of its own.")]
+    Bot(BotArgs),
+
     /// Part 1: print every UDP datagram received on a port.
     UdpReceiver(UdpReceiverArgs),
 
@@ -215,6 +237,73 @@ fn parse_probability(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("{p} is not a probability between 0 and 1"))
     }
+}
+
+/// Where multicast goes: the options every part 4 program takes.
+#[derive(Debug, Args)]
+pub struct MulticastOptions {
+    /// Address of the interface to join on and send from. The default keeps
+    /// everything on this machine; give your network address to reach others.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub iface: std::net::Ipv4Addr,
+
+    /// Hops a sent datagram may travel.
+    #[arg(long, default_value_t = 1)]
+    pub ttl: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct ReceiverArgs {
+    /// The group, e.g. 224.1.1.1.
+    pub group: std::net::Ipv4Addr,
+    /// The port, e.g. 10505.
+    pub port: u16,
+    #[command(flatten)]
+    pub multicast: MulticastOptions,
+    /// Print only the text, without the sender's id.
+    #[arg(long)]
+    pub plain: bool,
+    /// Start each line with the datagram's source address.
+    #[arg(long)]
+    pub show_address: bool,
+    /// Exit after this many messages.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SenderArgs {
+    /// The group, e.g. 224.1.1.1.
+    pub group: std::net::Ipv4Addr,
+    /// The port, e.g. 10505.
+    pub port: u16,
+    /// Your identifier: exactly 6 bytes, such as a student number.
+    pub sciper: String,
+    #[command(flatten)]
+    pub multicast: MulticastOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct BotArgs {
+    /// The group, e.g. 224.1.1.1.
+    pub group: std::net::Ipv4Addr,
+    /// The port, e.g. 10505.
+    pub port: u16,
+    /// The text to broadcast: a file, `-` for standard input, or `builtin`
+    /// for a short play written for pmulab [default: builtin].
+    pub file: Option<std::path::PathBuf>,
+    /// Seconds between two lines.
+    #[arg(default_value_t = 1.0)]
+    pub interval: f64,
+    /// Address of the interface to send from (127.0.0.1 keeps it on this machine).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub iface: std::net::Ipv4Addr,
+    /// Hops a datagram may travel (the course's bot used 10).
+    #[arg(long, default_value_t = 10)]
+    pub ttl: u8,
+    /// Send the text once, then the rewind marker, and exit.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Args)]

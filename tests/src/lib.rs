@@ -64,21 +64,42 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Lines the server printed after its start-up line (stderr or stdout).
     pub log: mpsc::Receiver<String>,
+    /// Its standard output, when it was kept (see [`Server::start_keeping_stdout`]).
+    pub stdout: Option<std::process::ChildStdout>,
 }
 
 impl Server {
     /// Starts `cmd` and waits (up to 10 s) for a line containing
     /// `listening on <addr>` on the chosen stream.
+    pub fn start(cmd: Command, from_stdout: bool) -> Server {
+        Self::launch(cmd, from_stdout, false)
+    }
+
+    /// Like [`Server::start`] reading stderr, with stdout kept for the test.
+    pub fn start_keeping_stdout(cmd: Command) -> Server {
+        Self::launch(cmd, false, true)
+    }
+
     // The child is reaped by `Server`'s Drop, which clippy cannot see.
     #[allow(clippy::zombie_processes)]
-    pub fn start(mut cmd: Command, from_stdout: bool) -> Server {
+    fn launch(mut cmd: Command, from_stdout: bool, keep_stdout: bool) -> Server {
         cmd.stdin(Stdio::null());
         if from_stdout {
             cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         } else {
-            cmd.stderr(Stdio::piped()).stdout(Stdio::null());
+            let out = if keep_stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            };
+            cmd.stderr(Stdio::piped()).stdout(out);
         }
         let mut child = cmd.spawn().expect("start server");
+        let kept = if keep_stdout {
+            child.stdout.take()
+        } else {
+            None
+        };
         let stream: Box<dyn Read + Send> = if from_stdout {
             Box::new(child.stdout.take().expect("stdout"))
         } else {
@@ -113,6 +134,7 @@ impl Server {
                     child,
                     addr,
                     log: rx,
+                    stdout: kept,
                 };
             }
         }
@@ -121,6 +143,23 @@ impl Server {
     /// The port the server listens on.
     pub fn port(&self) -> String {
         self.addr.port().to_string()
+    }
+
+    /// Waits for the server to exit by itself; returns its stdout (if kept)
+    /// and whether it succeeded.
+    pub fn finish(&mut self, limit: Duration) -> (bool, String) {
+        let stdout = self.stdout.take();
+        // Read in a thread: if the server hangs, the kill below ends the read.
+        let reader = thread::spawn(move || {
+            let mut out = String::new();
+            if let Some(mut stdout) = stdout {
+                let _ = stdout.read_to_string(&mut out);
+            }
+            out
+        });
+        let status = wait_with_limit(&mut self.child, limit);
+        let out = reader.join().expect("stdout reader");
+        (status.success(), out)
     }
 
     /// Log lines printed so far.
@@ -180,11 +219,28 @@ impl Output {
 }
 
 /// Runs `cmd` to completion, killing it after `limit`.
-pub fn run(mut cmd: Command, limit: Duration) -> Output {
-    cmd.stdin(Stdio::null())
+pub fn run(cmd: Command, limit: Duration) -> Output {
+    run_with_input(cmd, None, limit)
+}
+
+/// Runs `cmd` with `input` (if any) on its standard input, killing it after `limit`.
+pub fn run_with_input(mut cmd: Command, input: Option<&str>, limit: Duration) -> Output {
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("start client");
+    if let (Some(input), Some(mut pipe)) = (input, child.stdin.take()) {
+        let input = input.to_string();
+        // A program that exits without reading all of it gets a broken pipe: fine.
+        thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut pipe, input.as_bytes());
+        });
+    }
     let mut stdout = child.stdout.take().expect("stdout");
     let mut stderr = child.stderr.take().expect("stderr");
     let out = thread::spawn(move || {

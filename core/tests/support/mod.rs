@@ -15,6 +15,7 @@ use std::time::Duration;
 use pmulab_core::embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
+use pmulab_core::multicast::Multicast;
 use pmulab_core::stack::HalfClose;
 use pmulab_core::time::{Clock, Instant, Park};
 
@@ -102,6 +103,8 @@ struct Net {
     udp_sent: Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>)>,
     udp_scripts: HashMap<SocketAddr, UdpScript>,
     next_local_port: u16,
+    /// Multicast settings made, in order, as readable lines.
+    multicast_log: Vec<String>,
     conns: Vec<Conn>,
     backlog: HashMap<u16, VecDeque<usize>>,
     scripts: HashMap<SocketAddr, Script>,
@@ -584,6 +587,51 @@ impl MockNet {
             remote: None,
         };
         socket
+    }
+}
+
+impl MockNet {
+    /// The multicast settings the stack was asked for, in order.
+    pub fn multicast_log(&self) -> Vec<String> {
+        self.net.borrow().multicast_log.clone()
+    }
+
+    fn note(&self, socket: &MockSocket, what: String) -> Result<(), MockError> {
+        self.udp_local(socket)?;
+        self.net.borrow_mut().multicast_log.push(what);
+        Ok(())
+    }
+}
+
+impl Multicast for MockNet {
+    fn join(
+        &mut self,
+        socket: &mut MockSocket,
+        group: std::net::Ipv4Addr,
+        interface: std::net::Ipv4Addr,
+    ) -> Result<(), MockError> {
+        self.note(socket, format!("join {group} on {interface}"))
+    }
+    fn leave(
+        &mut self,
+        socket: &mut MockSocket,
+        group: std::net::Ipv4Addr,
+        interface: std::net::Ipv4Addr,
+    ) -> Result<(), MockError> {
+        self.note(socket, format!("leave {group} on {interface}"))
+    }
+    fn set_multicast_interface(
+        &mut self,
+        socket: &mut MockSocket,
+        interface: std::net::Ipv4Addr,
+    ) -> Result<(), MockError> {
+        self.note(socket, format!("interface {interface}"))
+    }
+    fn set_multicast_ttl(&mut self, socket: &mut MockSocket, ttl: u8) -> Result<(), MockError> {
+        self.note(socket, format!("ttl {ttl}"))
+    }
+    fn set_multicast_loop(&mut self, socket: &mut MockSocket, on: bool) -> Result<(), MockError> {
+        self.note(socket, format!("loop {on}"))
     }
 }
 

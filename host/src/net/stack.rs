@@ -13,12 +13,13 @@
 //! reads.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
 use embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
+use pmulab_core::multicast::Multicast;
 use pmulab_core::stack::HalfClose;
 use pmulab_core::time::{Clock, Instant, Park};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -444,6 +445,11 @@ impl UdpFullStack for StdStack {
             return Err(bad_state("fresh"));
         }
         let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        if addr.ip().is_multicast() {
+            // Several receivers of one group on one machine each get every datagram.
+            sock.set_reuse_address(true)?;
+            sock.set_reuse_port(true)?;
+        }
         if addr.is_ipv6() {
             // An IPv6 socket answers IPv6 only, so an IPv4 socket can share its port.
             sock.set_only_v6(true)?;
@@ -468,6 +474,51 @@ impl UdpFullStack for StdStack {
             Ok(_) => Ok(()),
             Err(e) => would_block(e),
         }
+    }
+}
+
+impl StdStack {
+    fn udp(&self, socket: &StdSocket) -> Result<&UdpSocket, NetError> {
+        match &self.entry(socket)?.kind {
+            Kind::Udp(udp) => Ok(udp),
+            _ => Err(bad_state("a UDP socket")),
+        }
+    }
+}
+
+impl Multicast for StdStack {
+    fn join(
+        &mut self,
+        socket: &mut StdSocket,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> Result<(), NetError> {
+        Ok(self.udp(socket)?.join_multicast_v4(&group, &interface)?)
+    }
+
+    fn leave(
+        &mut self,
+        socket: &mut StdSocket,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> Result<(), NetError> {
+        Ok(self.udp(socket)?.leave_multicast_v4(&group, &interface)?)
+    }
+
+    fn set_multicast_interface(
+        &mut self,
+        socket: &mut StdSocket,
+        interface: Ipv4Addr,
+    ) -> Result<(), NetError> {
+        Ok(socket2::SockRef::from(self.udp(socket)?).set_multicast_if_v4(&interface)?)
+    }
+
+    fn set_multicast_ttl(&mut self, socket: &mut StdSocket, ttl: u8) -> Result<(), NetError> {
+        Ok(self.udp(socket)?.set_multicast_ttl_v4(u32::from(ttl))?)
+    }
+
+    fn set_multicast_loop(&mut self, socket: &mut StdSocket, on: bool) -> Result<(), NetError> {
+        Ok(self.udp(socket)?.set_multicast_loop_v4(on)?)
     }
 }
 
