@@ -215,3 +215,26 @@ fn bad_ids_long_lines_and_unicast_groups_get_clear_errors() {
         out.stderr
     );
 }
+
+#[test]
+fn datagrams_leave_from_the_loopback_address_by_default() {
+    let (group, port) = group_and_port(8);
+    let mut r = receiver(&group, &port, &["--count", "2", "--show-address"]);
+    assert_eq!(
+        with_input(pmulab_cmd(["sender", &group, &port, "123456"]), "a\n").code(),
+        0
+    );
+    assert_eq!(
+        with_input(
+            pmulab_cmd(["bot", &group, &port, "-", "0.01", "--once"]),
+            ""
+        )
+        .code(),
+        0
+    );
+    let (ok, text) = r.finish(LIMIT);
+    assert!(ok);
+    for line in text.lines() {
+        assert!(line.starts_with("127.0.0.1:"), "{line}");
+    }
+}

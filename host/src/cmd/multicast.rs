@@ -125,7 +125,8 @@ pub fn sender(args: SenderArgs, log: &Log) -> Result<(), Failure> {
         args.multicast.ttl,
     )?;
     let clock = HostClock::new();
-    let mut stack = StdStack::new(std::net::Ipv4Addr::UNSPECIFIED.into(), clock);
+    // Datagrams leave from the interface's own address (see StdStack::connect).
+    let mut stack = StdStack::new(IpAddr::V4(group.interface), clock);
     let mut socket = open_sender(&mut stack, &group).map_err(|e| {
         Failure::runtime(format!(
             "cannot send to {} via {}: {e}",
@@ -203,7 +204,8 @@ pub fn bot(args: BotArgs, log: &Log) -> Result<(), Failure> {
         }
     };
     let clock = HostClock::new();
-    let mut stack = StdStack::new(std::net::Ipv4Addr::UNSPECIFIED.into(), clock);
+    // Datagrams leave from the interface's own address (see StdStack::connect).
+    let mut stack = StdStack::new(IpAddr::V4(group.interface), clock);
     let mut socket = open_sender(&mut stack, &group).map_err(|e| {
         Failure::runtime(format!(
             "cannot send to {} via {}: {e}",

@@ -376,6 +376,7 @@ impl UdpClientStack for StdStack {
     }
 
     fn connect(&mut self, socket: &mut StdSocket, remote: SocketAddr) -> Result<(), NetError> {
+        let local = self.bind_ip;
         let entry = self.entry_mut(socket)?;
         if !matches!(entry.kind, Kind::Fresh) {
             return Err(bad_state("fresh"));
@@ -386,6 +387,11 @@ impl UdpClientStack for StdStack {
             Some(Protocol::UDP),
         )?;
         sock.set_nonblocking(true)?;
+        if !local.is_unspecified() && local.is_ipv4() == remote.is_ipv4() {
+            // Sending from the chosen address pins the datagrams to its
+            // interface: from 127.0.0.1 nothing can leave the machine.
+            sock.bind(&SocketAddr::new(local, 0).into())?;
+        }
         // A connected UDP socket only hears from its peer, and hears the
         // peer's host say "port unreachable" as ECONNREFUSED.
         sock.connect(&remote.into())?;
