@@ -110,6 +110,8 @@ pub enum PdcError<N, O> {
     IdleTimeout(Duration),
     /// The PMU answered with an `ERROR:` line.
     Refused(ErrorLine),
+    /// The reply is a TLS record: the PMU speaks TLS, the client did not.
+    TlsReply,
     /// Writing the output failed.
     Output(O),
 }
@@ -158,6 +160,9 @@ impl<N: fmt::Debug, O: fmt::Display> fmt::Display for PdcError<N, O> {
                 write!(f, "the PMU sent nothing for {} s", d.as_secs_f32())
             }
             PdcError::Refused(line) => write!(f, "the PMU refused the command: {line}"),
+            PdcError::TlsReply => {
+                f.write_str("the PMU answered with TLS: it is a TLS server, connect with TLS")
+            }
             PdcError::Output(e) => write!(f, "cannot write the output: {e}"),
         }
     }
@@ -282,6 +287,15 @@ enum ReplyState {
     Data,
     /// The reply is an `ERROR:` line; collecting it.
     Error,
+    /// The reply is a TLS record.
+    Tls,
+}
+
+/// Whether a reply's first bytes are a TLS record header: an alert (21) or
+/// a handshake (22) of TLS 1.0–1.3, as a TLS server sends to a client that
+/// spoke plain text to it.
+fn looks_like_tls(head: &[u8]) -> bool {
+    matches!(head, [21 | 22, 3, 0..=4, ..])
 }
 
 impl Reply {
@@ -307,9 +321,12 @@ impl Reply {
             if self.head_len == 0 && bytes.len() >= ERROR_MARK.len() {
                 // The usual case: the first read decides on its own, and is
                 // delivered whole so that offsets within it stay true.
-                self.state = match bytes.starts_with(ERROR_MARK) {
-                    true => ReplyState::Error,
-                    false => ReplyState::Data,
+                self.state = if bytes.starts_with(ERROR_MARK) {
+                    ReplyState::Error
+                } else if looks_like_tls(bytes) {
+                    ReplyState::Tls
+                } else {
+                    ReplyState::Data
                 };
             } else {
                 let take = (ERROR_MARK.len() - self.head_len).min(bytes.len());
@@ -323,7 +340,7 @@ impl Reply {
             }
         }
         match self.state {
-            ReplyState::Head => Ok(()),
+            ReplyState::Head | ReplyState::Tls => Ok(()),
             ReplyState::Data => self.deliver(bytes, out),
             ReplyState::Error => {
                 let take = (MAX_ERROR_LINE - self.head_len).min(bytes.len());
@@ -337,6 +354,10 @@ impl Reply {
     fn decide_head<N, O: PdcOutput>(&mut self, out: &mut O) -> Result<(), PdcError<N, O::Error>> {
         if self.head[..self.head_len] == *ERROR_MARK {
             self.state = ReplyState::Error;
+            return Ok(());
+        }
+        if looks_like_tls(&self.head[..self.head_len]) {
+            self.state = ReplyState::Tls;
             return Ok(());
         }
         self.state = ReplyState::Data;
@@ -381,8 +402,14 @@ impl Reply {
                     len: u8::try_from(end).unwrap_or(u8::MAX),
                 }));
             }
+            ReplyState::Tls => return Err(PdcError::TlsReply),
             // A reply shorter than `ERROR:` is data all the same.
-            ReplyState::Head => self.decide_head(out)?,
+            ReplyState::Head => {
+                self.decide_head(out)?;
+                if self.state == ReplyState::Tls {
+                    return Err(PdcError::TlsReply);
+                }
+            }
             ReplyState::Data => {}
         }
         if self.kind == ReplyKind::Messages {

@@ -239,3 +239,22 @@ fn refused_and_reset_connections_are_errors() {
         "complete messages before the reset were delivered"
     );
 }
+
+#[test]
+fn a_tls_alert_in_reply_says_the_pmu_speaks_tls() {
+    let net = MockNet::new();
+    net.script(
+        pmu(),
+        Script {
+            chunks: vec![(
+                Duration::ZERO,
+                vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32],
+            )],
+            close_after: Some(Duration::ZERO),
+            reset: false,
+        },
+    );
+    let (result, out) = run(&net, ReplyKind::Messages);
+    assert!(matches!(result, Err(PdcError::TlsReply)), "{result:?}");
+    assert!(out.messages.is_empty());
+}

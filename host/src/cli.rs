@@ -2,6 +2,7 @@
 //! positional prototypes kept exactly.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -96,6 +97,27 @@ a bare 6-byte datagram). After the last line the bot sends `swcmTVRWND`, waits t
 intervals, and starts over. Without a file it sends a short text of its own.")]
     Bot(BotArgs),
 
+    /// Part 5 server: the PMU behind TLS (rustls), TLS 1.3 and 1.2.
+    #[command(
+        after_help = "Examples:\n  pmulab secure-pmu 5003 banana.crt banana_key.pem\n  \
+pmulab secure-pmu 0 server.crt server.key --count random -v\n\n\
+After the handshake the session is the part 2 PMU's. A failed handshake (a plaintext \
+client, garbage, a client that refuses the certificate) is logged and the server keeps \
+serving."
+    )]
+    SecurePmu(SecurePmuArgs),
+
+    /// Part 5 client, the course's prototype: a TLS PDC to localhost that verifies the PMU.
+    #[command(after_help = "Examples:\n  pmulab secure-pdc CMD_short:0 ca.crt\n  \
+pmulab secure-pdc CMD_floodme ca.crt --port 6003 --server-name pmu.example\n\n\
+The PMU's certificate chain is always verified against the CA certificate. Like the \
+course's client, the host name is not checked unless --server-name is given.")]
+    SecurePdc(SecurePdcArgs),
+
+    /// Part 5: the course's certificate authority: create it, sign CSRs after checks.
+    #[command(subcommand)]
+    Ca(CaCommand),
+
     /// Part 1: print every UDP datagram received on a port.
     UdpReceiver(UdpReceiverArgs),
 
@@ -118,6 +140,33 @@ pub struct PdcArgs {
     /// CMD_short:<seconds> or CMD_floodme.
     pub command: String,
 
+    #[command(flatten)]
+    pub tls: TlsClientOptions,
+
+    #[command(flatten)]
+    pub options: PdcOptions,
+}
+
+/// TLS for `pmulab pdc` (part 5).
+#[derive(Debug, Args)]
+pub struct TlsClientOptions {
+    /// Speak TLS to the PMU, verifying its certificate against --ca.
+    #[arg(long, requires = "ca")]
+    pub tls: bool,
+
+    /// The CA certificate (PEM) that must have signed the PMU's certificate.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<PathBuf>,
+
+    /// Also check that the PMU's certificate is for this name (otherwise,
+    /// like the course's client, only the chain is checked). Sent as SNI.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub server_name: Option<String>,
+}
+
+/// How the PDC reads and reports; shared by `pdc` and `secure-pdc`.
+#[derive(Debug, Args)]
+pub struct PdcOptions {
     /// Show on stderr each read's size and where messages start in it.
     #[arg(long)]
     pub trace: bool,
@@ -126,7 +175,7 @@ pub struct PdcArgs {
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
 
-    /// Give up connecting after this many seconds.
+    /// Give up connecting (and, with TLS, the handshake) after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub connect_timeout: f64,
 
@@ -146,15 +195,32 @@ pub struct PdcArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PmuArgs {
-    /// TCP port to listen on; 0 picks a free one (printed at start).
+pub struct SecurePdcArgs {
+    /// CMD_short:<seconds> or CMD_floodme.
+    pub command: String,
+    /// The CA certificate (PEM) that must have signed the PMU's certificate.
+    pub ca_certificate: PathBuf,
+
+    /// The PMU's port.
     #[arg(long, default_value_t = 5003)]
     pub port: u16,
 
-    /// Address to listen on. 0.0.0.0 or :: opens the PMU to the network.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: IpAddr,
+    /// The PMU's host.
+    #[arg(long, default_value = "localhost")]
+    pub host: String,
 
+    /// Also check that the PMU's certificate is for this name (otherwise,
+    /// like the course's client, only the chain is checked). Sent as SNI.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+
+    #[command(flatten)]
+    pub options: PdcOptions,
+}
+
+/// What every PMU session is configured with; shared by `pmu` and `secure-pmu`.
+#[derive(Debug, Args)]
+pub struct SessionOptions {
     /// Messages per CMD_short: a number, `random` (2 to 17, as the course's
     /// scorer varied it), or a range such as 5-20.
     #[arg(long, default_value = "15", value_parser = crate::cmd::pmu::parse_count)]
@@ -175,6 +241,99 @@ pub struct PmuArgs {
     /// Seed for the random message counts, for reproducible runs.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PmuArgs {
+    /// TCP port to listen on; 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 5003)]
+    pub port: u16,
+
+    /// Address to listen on. 0.0.0.0 or :: opens the PMU to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    #[command(flatten)]
+    pub session: SessionOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct SecurePmuArgs {
+    /// TCP port to listen on; 0 picks a free one (printed at start).
+    pub port: u16,
+    /// The server's certificate (PEM); may hold the chain after it.
+    pub certificate: PathBuf,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key: PathBuf,
+
+    /// Address to listen on (the lab listens on localhost, IPv4).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    #[command(flatten)]
+    pub session: SessionOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the CA: a key and a self-signed CA certificate in DIR.
+    #[command(after_help = "Example:\n  pmulab ca init course-ca\n\n\
+Writes DIR/ca.key (private, mode 600) and DIR/ca.crt (give this one to clients).")]
+    Init(CaInitArgs),
+
+    /// Sign a certificate signing request, after checking it.
+    #[command(after_help = "Example:\n  openssl genrsa -out banana_key.pem 2048\n  \
+openssl req -new -key banana_key.pem -out banana.csr -subj /CN=banana\n  \
+pmulab ca sign banana.csr --ca course-ca --out banana.crt\n\n\
+Refused, each with its reason: a CSR whose signature does not verify, an RSA key under \
+2048 bits or a key that is neither RSA nor NIST P-256/P-384, a request to become a CA, \
+and a subject without a common name.")]
+    Sign(CaSignArgs),
+
+    /// Make a key and a CSR, for users without openssl.
+    #[command(after_help = "Example:\n  pmulab ca request . --cn banana\n\n\
+Writes DIR/<cn>_key.pem (ECDSA P-256, mode 600) and DIR/<cn>.csr.")]
+    Request(CaRequestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaInitArgs {
+    /// Directory for the CA's files (created if missing).
+    pub dir: PathBuf,
+    /// The CA's common name.
+    #[arg(long, default_value = "pmulab course CA")]
+    pub cn: String,
+    /// Replace an existing CA in DIR.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CaSignArgs {
+    /// The certificate signing request (PEM).
+    pub csr: PathBuf,
+    /// The CA's directory (from `pmulab ca init`).
+    #[arg(long, value_name = "DIR")]
+    pub ca: PathBuf,
+    /// Where to write the certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Days the certificate is valid.
+    #[arg(long, default_value_t = 730)]
+    pub days: u32,
+    /// First day of validity, YYYY-MM-DD [default: now]. A date in the past
+    /// with few --days makes an expired certificate, to show what clients do.
+    #[arg(long, value_name = "DATE")]
+    pub not_before: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CaRequestArgs {
+    /// Directory for the key and the CSR.
+    pub dir: PathBuf,
+    /// The common name to ask for.
+    #[arg(long)]
+    pub cn: String,
 }
 
 #[derive(Debug, Args)]
@@ -291,7 +450,7 @@ pub struct BotArgs {
     pub port: u16,
     /// The text to broadcast: a file, `-` for standard input, or `builtin`
     /// for a short play written for pmulab [default: builtin].
-    pub file: Option<std::path::PathBuf>,
+    pub file: Option<PathBuf>,
     /// Seconds between two lines.
     #[arg(default_value_t = 1.0)]
     pub interval: f64,

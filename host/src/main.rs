@@ -1,5 +1,6 @@
 //! `pmulab`: the lab's programs and servers on one command line.
 
+mod ca;
 mod cli;
 mod cmd;
 mod failure;
@@ -8,6 +9,7 @@ mod net;
 mod output;
 mod rng;
 mod stats;
+mod tls_config;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,9 @@ fn main() -> ExitCode {
     let (name, result) = match cli.command {
         Command::Pdc(args) => ("pdc", cmd::pdc::run(args, &log)),
         Command::Pmu(args) => ("pmu", cmd::pmu::run(args, &log)),
+        Command::SecurePmu(args) => ("secure-pmu", cmd::pmu::run_secure(args, &log)),
+        Command::SecurePdc(args) => ("secure-pdc", cmd::pdc::run_secure(args, &log)),
+        Command::Ca(command) => ("ca", cmd::ca::run(command)),
         Command::Reset(args) => ("reset", cmd::reset::run(args, &log)),
         Command::ResetPmu(args) => ("reset-pmu", cmd::reset_pmu::run(args, &log)),
         Command::Receiver(args) => ("receiver", cmd::multicast::receiver(args, &log)),

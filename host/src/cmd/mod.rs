@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod basics;
+pub mod ca;
 pub mod multicast;
 pub mod pdc;
 pub mod pmu;

@@ -1,37 +1,87 @@
-//! `pmulab pdc <server> <port> <command>`: the part 2 client.
+//! `pmulab pdc <server> <port> <command>` (part 2, and part 5 with `--tls`)
+//! and `pmulab secure-pdc <command> <ca-certificate>` (part 5): core's PDC
+//! client over the host stack, or over TLS on it.
 
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
+use embedded_nal::TcpClientStack;
 use pmulab_core::command::Command;
 use pmulab_core::pdc::{PdcConfig, PdcError, ReplyKind, Request, fetch};
+use pmulab_core::time::Park;
 
 use super::resolve::ipv4_first;
-use crate::cli::{EXIT_FAILURE, EXIT_REFUSED, PdcArgs};
+use crate::cli::{EXIT_FAILURE, EXIT_REFUSED, PdcArgs, PdcOptions, SecurePdcArgs};
 use crate::failure::Failure;
 use crate::log::Log;
-use crate::net::{HostClock, NetError, StdStack};
+use crate::net::tls::{Role, TlsStack};
+use crate::net::{HostClock, StdStack};
 use crate::output::StdoutReply;
+use crate::tls_config;
 
 /// Extra patience beyond a command's own interval before calling the PMU silent.
 const GRACE: Duration = Duration::from_secs(10);
 
-/// Runs the client; prints the reply on stdout.
+/// How to reach the PMU over TLS.
+struct TlsTarget<'a> {
+    ca: &'a Path,
+    server_name: Option<&'a str>,
+}
+
+/// `pmulab pdc`.
 pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
-    let kind = match Command::parse(args.command.as_bytes()) {
+    let remote = ipv4_first(&args.server, args.port)?;
+    let tls = match (&args.tls.ca, args.tls.tls) {
+        (Some(ca), true) => Some(TlsTarget {
+            ca,
+            server_name: args.tls.server_name.as_deref(),
+        }),
+        _ => None,
+    };
+    fetch_and_print(&args.command, remote, tls, &args.options, log, "pdc")
+}
+
+/// `pmulab secure-pdc`: the course's TLS client prototype.
+pub fn run_secure(args: SecurePdcArgs, log: &Log) -> Result<(), Failure> {
+    let remote = ipv4_first(&args.host, args.port)?;
+    let tls = TlsTarget {
+        ca: &args.ca_certificate,
+        server_name: args.server_name.as_deref(),
+    };
+    fetch_and_print(
+        &args.command,
+        remote,
+        Some(tls),
+        &args.options,
+        log,
+        "secure-pdc",
+    )
+}
+
+fn fetch_and_print(
+    command: &str,
+    remote: SocketAddr,
+    tls: Option<TlsTarget<'_>>,
+    options: &PdcOptions,
+    log: &Log,
+    program: &str,
+) -> Result<(), Failure> {
+    let kind = match Command::parse(command.as_bytes()) {
         Ok(Command::Floodme) => ReplyKind::Raw,
         Ok(Command::Short { .. }) => ReplyKind::Messages,
-        Err(_) if args.raw => ReplyKind::Messages,
+        Err(_) if options.raw => ReplyKind::Messages,
         Err(e) => {
             return Err(Failure::usage(format!(
-                "{:?} is not a lab command: {e} (use --raw to send it anyway)",
-                args.command
+                "{command:?} is not a lab command: {e} (use --raw to send it anyway)"
             )));
         }
     };
-    let idle_timeout = match args.timeout {
+    let idle_timeout = match options.timeout {
         Some(secs) => seconds(secs, "--timeout")?,
         None => {
-            let interval = Command::parse(args.command.as_bytes())
+            let interval = Command::parse(command.as_bytes())
                 .ok()
                 .and_then(Command::interval)
                 .unwrap_or_default();
@@ -39,32 +89,64 @@ pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
         }
     };
     let config = PdcConfig {
-        connect_timeout: seconds(args.connect_timeout, "--connect-timeout")?,
+        connect_timeout: seconds(options.connect_timeout, "--connect-timeout")?,
         idle_timeout,
     };
-    let remote = ipv4_first(&args.server, args.port)?;
+    let request = Request {
+        remote,
+        command: command.as_bytes(),
+        kind,
+    };
     log.info(format_args!("connecting to {remote}"));
-
     let clock = HostClock::new();
-    let mut stack = StdStack::new(std::net::Ipv4Addr::UNSPECIFIED.into(), clock);
-    let mut out = StdoutReply::new(args.trace);
-    let mut buf = vec![0u8; args.read_size as usize];
-    let result = fetch(
-        &mut stack,
-        &clock,
-        Request {
-            remote,
-            command: args.command.as_bytes(),
-            kind,
-        },
-        &config,
-        &mut buf,
-        &mut out,
-    );
+    let plain = StdStack::new(std::net::Ipv4Addr::UNSPECIFIED.into(), clock);
+    match tls {
+        None => exchange(plain, clock, request, &config, options),
+        Some(target) => {
+            let (client, name) = tls_config::client(target.ca, target.server_name, remote.ip())?;
+            if target.server_name.is_none() {
+                eprintln!(
+                    "pmulab {program}: note: verifying the PMU's certificate chain against {} only, \
+not its name (add --server-name NAME to check the name too)",
+                    target.ca.display()
+                );
+            }
+            exchange(
+                TlsStack::new(plain, Role::Client(client, name)),
+                clock,
+                request,
+                &config,
+                options,
+            )
+        }
+    }
+}
+
+fn exchange<S>(
+    mut stack: S,
+    clock: HostClock,
+    request: Request<'_>,
+    config: &PdcConfig,
+    options: &PdcOptions,
+) -> Result<(), Failure>
+where
+    S: TcpClientStack + Park,
+    S::Error: std::fmt::Display,
+{
+    let mut out = StdoutReply::new(options.trace);
+    let mut buf = vec![0u8; options.read_size as usize];
+    let result = fetch(&mut stack, &clock, request, config, &mut buf, &mut out);
     let flushed = out.finish();
-    let summary = result.map_err(|e| failure(e, remote))?;
+    // Output closed early (`| head`): the reader has what it wanted; stop quietly.
+    let broken_pipe = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    if matches!(&result, Err(PdcError::Output(e)) if broken_pipe(e))
+        || flushed.as_ref().is_err_and(broken_pipe)
+    {
+        return Ok(());
+    }
+    let summary = result.map_err(|e| failure(e, request.remote))?;
     flushed.map_err(|e| Failure::runtime(format!("cannot write the output: {e}")))?;
-    if args.stats {
+    if options.stats {
         let plural = |n: u64, word: &str| match n {
             1 => format!("1 {word}"),
             n => format!("{n} {word}s"),
@@ -74,7 +156,7 @@ pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
             plural(summary.bytes, "byte"),
             plural(summary.reads, "read")
         );
-        if kind == ReplyKind::Messages {
+        if request.kind == ReplyKind::Messages {
             line += &format!(", {}", plural(summary.messages, "message"));
         }
         eprintln!("{line}");
@@ -82,13 +164,19 @@ pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
     Ok(())
 }
 
-fn failure(e: PdcError<NetError, std::io::Error>, remote: std::net::SocketAddr) -> Failure {
+fn failure<N: Debug + std::fmt::Display>(
+    e: PdcError<N, std::io::Error>,
+    remote: SocketAddr,
+) -> Failure {
     let code = match e {
         PdcError::Refused(_) => EXIT_REFUSED,
         _ => EXIT_FAILURE,
     };
     let message = match &e {
-        PdcError::Connect(_) | PdcError::ConnectTimeout => format!("{remote}: {e}"),
+        PdcError::Connect(n) => format!("{remote}: cannot connect: {n}"),
+        PdcError::ConnectTimeout => format!("{remote}: {e}"),
+        PdcError::Receive(n) => format!("connection broken while receiving: {n}"),
+        PdcError::Send(n) => format!("sending the command failed: {n}"),
         _ => e.to_string(),
     };
     Failure { code, message }

@@ -3,16 +3,22 @@
 
 use std::time::Duration;
 
+use std::net::{IpAddr, SocketAddr};
+
+use embedded_nal::{TcpClientStack, TcpFullStack};
 use pmulab_core::pmu::{PmuServer, ServerEvent};
 use pmulab_core::session::{MessageCount, SessionConfig};
+use pmulab_core::stack::HalfClose;
 use pmulab_core::time::{Clock, Park};
 
 use super::pdc::seconds;
-use crate::cli::PmuArgs;
+use crate::cli::{PmuArgs, SecurePmuArgs, SessionOptions};
 use crate::failure::Failure;
 use crate::log::Log;
+use crate::net::tls::{Role, TlsStack};
 use crate::net::{HostClock, StdStack};
 use crate::rng::seeded_or_random;
+use crate::tls_config;
 
 /// The session table's capacity; `--max-sessions` can only lower it.
 pub const MAX_SESSIONS: usize = 4096;
@@ -44,38 +50,123 @@ pub fn parse_count(text: &str) -> Result<MessageCount, String> {
 
 /// Runs the PMU until killed.
 pub fn run(args: PmuArgs, log: &Log) -> Result<(), Failure> {
-    let config = SessionConfig {
-        count: args.count,
-        flood_bytes: args.flood_bytes,
-        command_timeout: seconds(args.command_timeout, "--command-timeout")?,
-    };
     let clock = HostClock::new();
-    let mut stack = StdStack::new(args.bind, clock);
+    let stack = StdStack::new(args.bind, clock);
+    serve(
+        stack,
+        clock,
+        args.bind,
+        args.port,
+        &args.session,
+        log,
+        "pmulab pmu",
+        "",
+    )
+}
+
+/// Runs the PMU behind TLS until killed.
+pub fn run_secure(args: SecurePmuArgs, log: &Log) -> Result<(), Failure> {
+    let config = tls_config::server(&args.certificate, &args.key)?;
+    let about = describe_certificate(&args.certificate);
+    let clock = HostClock::new();
+    let stack = TlsStack::new(StdStack::new(args.bind, clock), Role::Server(config));
+    serve(
+        stack,
+        clock,
+        args.bind,
+        args.port,
+        &args.session,
+        log,
+        "pmulab secure-pmu",
+        &about,
+    )
+}
+
+/// `subject, issued by …, valid until …` for the start-up line.
+fn describe_certificate(path: &std::path::Path) -> String {
+    let Ok(certs) = tls_config::load_certificates(path) else {
+        return String::new();
+    };
+    let Some(first) = certs.first() else {
+        return String::new();
+    };
+    match x509_parser::parse_x509_certificate(first) {
+        Ok((_, cert)) => format!(
+            "TLS 1.3/1.2, certificate {} issued by {}, valid until {}; ",
+            cert.subject(),
+            cert.issuer(),
+            cert.validity().not_after
+        ),
+        Err(_) => String::new(),
+    }
+}
+
+/// The serving loop, over any stack: plain TCP or TLS.
+#[allow(clippy::too_many_arguments)]
+fn serve<S>(
+    mut stack: S,
+    clock: HostClock,
+    bind: IpAddr,
+    port: u16,
+    options: &SessionOptions,
+    log: &Log,
+    name: &str,
+    about: &str,
+) -> Result<(), Failure>
+where
+    S: TcpFullStack + HalfClose + Park + LocalAddr,
+{
+    let config = SessionConfig {
+        count: options.count,
+        flood_bytes: options.flood_bytes,
+        command_timeout: seconds(options.command_timeout, "--command-timeout")?,
+    };
     // Boxed: the session table is large for a stack frame.
-    let mut server: Box<PmuServer<StdStack, MAX_SESSIONS>> =
-        Box::new(PmuServer::bind(&mut stack, args.port, config).map_err(|e| {
-            Failure::runtime(format!("cannot listen on {}:{}: {e}", args.bind, args.port))
+    let mut server: Box<PmuServer<S, MAX_SESSIONS>> =
+        Box::new(PmuServer::bind(&mut stack, port, config).map_err(|e| {
+            Failure::runtime(format!(
+                "cannot listen on {}: {e:?}",
+                SocketAddr::new(bind, port)
+            ))
         })?);
-    server.set_session_limit(usize::from(args.max_sessions));
+    server.set_session_limit(usize::from(options.max_sessions));
     let local = stack
-        .local_addr(server.listener())
+        .local_addr_of(server.listener())
         .map_err(|e| Failure::runtime(format!("listening socket has no address: {e}")))?;
-    let count = match args.count {
+    let count = match options.count {
         MessageCount::Fixed(n) => n.to_string(),
         MessageCount::Random { min, max } => format!("random {min}-{max}"),
     };
     log.always(format_args!(
-        "pmulab pmu listening on {local} (n = {count}, floodme {} bytes, up to {} sessions)",
-        args.flood_bytes, args.max_sessions
+        "{name} listening on {local} ({about}n = {count}, floodme {} bytes, up to {} sessions)",
+        options.flood_bytes, options.max_sessions
     ));
 
-    let mut rng = seeded_or_random(args.seed);
+    let mut rng = seeded_or_random(options.seed);
     let mut buf = vec![0u8; SEND_BUFFER];
     loop {
         server.poll(&mut stack, clock.now(), &mut rng, &mut buf, &mut |event| {
             report(log, &event)
         });
         stack.park(server.poll_timeout());
+    }
+}
+
+/// The address a listening socket got (port 0 picks one).
+pub trait LocalAddr: TcpClientStack {
+    /// The socket's local address.
+    fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr>;
+}
+
+impl LocalAddr for StdStack {
+    fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
+        self.local_addr(socket)
+    }
+}
+
+impl LocalAddr for TlsStack {
+    fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
+        self.local_addr(socket)
     }
 }
 

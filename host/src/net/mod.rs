@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod stack;
+pub mod tls;
 
 pub use clock::HostClock;
-pub use stack::{NetError, StdStack};
+pub use stack::StdStack;

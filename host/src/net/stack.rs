@@ -71,6 +71,19 @@ fn bad_state(what: &str) -> NetError {
 #[derive(Debug, PartialEq, Eq)]
 pub struct StdSocket(usize);
 
+impl StdSocket {
+    /// The socket's slot in its stack, stable while it is open.
+    pub(super) fn index(&self) -> usize {
+        self.0
+    }
+
+    /// A second handle to the socket in `index`, for a layer above the
+    /// stack (TLS) that must reach a socket its owner is not using now.
+    pub(super) fn alias(index: usize) -> StdSocket {
+        StdSocket(index)
+    }
+}
+
 #[derive(Debug)]
 enum Kind {
     Fresh,
