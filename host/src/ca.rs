@@ -109,16 +109,32 @@ fn write(path: &Path, contents: &str, private: bool) -> Result<(), Refusal> {
         .map_err(|e| Refusal::Other(format!("cannot write {}: {e}", path.display())))
 }
 
-fn random_serial() -> SerialNumber {
-    let mut bytes = [0u8; 16];
-    // /dev/urandom failing leaves the clock's nanoseconds: still unique enough for a lab CA.
+/// `pmulab course CA` and four random hex digits: verifiers find a
+/// certificate's issuer by name, and two CAs with one name confuse them.
+pub fn default_name() -> String {
+    let tag = random_bytes::<2>();
+    format!("pmulab course CA {:02x}{:02x}", tag[0], tag[1])
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // /dev/urandom failing leaves the clock's nanoseconds: unique enough for a lab CA.
     if std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
         .is_err()
     {
-        let now = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        bytes = now.to_be_bytes();
+        let now = OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .to_be_bytes();
+        for (b, n) in bytes.iter_mut().zip(now.iter().rev()) {
+            *b = *n;
+        }
     }
+    bytes
+}
+
+fn random_serial() -> SerialNumber {
+    let mut bytes = random_bytes::<16>();
     // Positive, and never a leading zero byte (DER INTEGER rules).
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     SerialNumber::from(bytes.to_vec())
@@ -173,7 +189,6 @@ pub fn check_csr(pem: &str) -> Result<(Vec<u8>, String, String), Refusal> {
         .map_err(|e| Refusal::NotACsr(e.to_string()))?;
     let (_, csr) =
         X509CertificationRequest::from_der(&der).map_err(|e| Refusal::NotACsr(e.to_string()))?;
-    csr.verify_signature().map_err(|_| Refusal::BadSignature)?;
     let info = &csr.certification_request_info;
     let key = match info.subject_pki.parsed() {
         Ok(PublicKey::RSA(rsa)) => {
@@ -201,6 +216,8 @@ pub fn check_csr(pem: &str) -> Result<(Vec<u8>, String, String), Refusal> {
         Ok(other) => return Err(Refusal::UnsupportedKey(key_kind(&other).to_string())),
         Err(e) => return Err(Refusal::UnsupportedKey(format!("unreadable ({e})"))),
     };
+    // After the key check: ring will not even verify with a key below 2048 bits.
+    csr.verify_signature().map_err(|_| Refusal::BadSignature)?;
     if let Some(extensions) = csr.requested_extensions() {
         for ext in extensions {
             if let ParsedExtension::BasicConstraints(bc) = ext

@@ -300,9 +300,10 @@ Writes DIR/<cn>_key.pem (ECDSA P-256, mode 600) and DIR/<cn>.csr.")]
 pub struct CaInitArgs {
     /// Directory for the CA's files (created if missing).
     pub dir: PathBuf,
-    /// The CA's common name.
-    #[arg(long, default_value = "pmulab course CA")]
-    pub cn: String,
+    /// The CA's common name [default: "pmulab course CA" and a random tag,
+    /// so that two CAs never share a name].
+    #[arg(long)]
+    pub cn: Option<String>,
     /// Replace an existing CA in DIR.
     #[arg(long)]
     pub force: bool,

@@ -11,7 +11,8 @@ use crate::failure::Failure;
 pub fn run(command: CaCommand) -> Result<(), Failure> {
     match command {
         CaCommand::Init(args) => {
-            let (crt, key) = ca::init(&args.dir, &args.cn, args.force).map_err(Failure::runtime)?;
+            let cn = args.cn.unwrap_or_else(ca::default_name);
+            let (crt, key) = ca::init(&args.dir, &cn, args.force).map_err(Failure::runtime)?;
             println!(
                 "CA created: {} (private, keep it) and {}",
                 key.display(),

@@ -81,7 +81,11 @@ pub fn describe_tls_error(e: &rustls::Error) -> String {
             CertificateError::UnknownIssuer => {
                 "the server's certificate is not signed by the given CA (unknown issuer)".into()
             }
-            CertificateError::BadSignature => "the server's certificate has a bad signature".into(),
+            CertificateError::BadSignature => {
+                "the server's certificate is not signed by the given CA \
+(its issuer has the CA's name but not its key), or it was altered"
+                    .into()
+            }
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 format!("the server's certificate has expired ({c})")
             }
