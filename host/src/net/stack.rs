@@ -155,6 +155,18 @@ impl StdStack {
         Ok(addr)
     }
 
+    /// Sends small writes at once instead of waiting to merge them (Nagle
+    /// off). TLS wants it: a handshake flight written in pieces would wait
+    /// for the peer's delayed ACK, 40 ms a time. The plain PMU keeps Nagle,
+    /// as the lab's servers do: gluing small sends is part 2's lesson.
+    pub fn set_nodelay(&self, socket: &StdSocket) -> io::Result<()> {
+        match &self.entry(socket).map_err(|e| e.0)?.kind {
+            Kind::Stream(s) => s.set_nodelay(true),
+            Kind::Connecting(s) => s.set_tcp_nodelay(true),
+            _ => Ok(()),
+        }
+    }
+
     /// Where the next `bind` binds (embedded-nal's `bind` takes only a port).
     pub fn set_bind_ip(&mut self, ip: IpAddr) {
         self.bind_ip = ip;

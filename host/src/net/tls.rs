@@ -377,6 +377,8 @@ impl TcpFullStack for TlsStack {
             let _ = TcpClientStack::close(&mut self.inner, inner);
             return Err(nb::Error::Other(TlsNetError::NotConnected));
         };
+        // Best effort: without it the handshake is only slower.
+        let _ = self.inner.set_nodelay(&inner);
         match rustls::ServerConnection::new(config.clone()) {
             Ok(tls) => {
                 let mut tls = rustls::Connection::from(tls);
