@@ -37,12 +37,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Part 2 client: connect to a PMU, send a command, print the messages.
+    /// Parts 2, 5, 6 client: connect to a PMU (TCP, TLS or WebSocket), send a command, print the messages.
     #[command(after_help = "Examples:\n  pmulab pdc 127.0.0.1 5003 CMD_short:0\n  \
-pmulab pdc localhost 5003 CMD_short:1 --trace\n  pmulab pdc 127.0.0.1 5003 CMD_short:0 --trace --read-size 25\n  pmulab pdc 127.0.0.1 5003 CMD_floodme > flood.txt\n\n\
+pmulab pdc localhost 5003 CMD_short:1 --trace\n  pmulab pdc 127.0.0.1 5003 CMD_short:0 --trace --read-size 25\n  \
+pmulab pdc 127.0.0.1 5003 CMD_floodme > flood.txt\n  pmulab pdc --tls --ca ca.crt 127.0.0.1 5443 CMD_short:0\n  \
+pmulab pdc --ws 127.0.0.1 5006 CMD_short:0\n  pmulab pdc ws://127.0.0.1:5006/ CMD_floodme --trace\n\n\
 Each `This is PMU data i` is printed on its own line, however TCP glued or split them; \
 the floodme text is printed as it is. --trace shows on stderr every read and where \
-messages started in it.")]
+messages started in it (over WebSocket: every frame).")]
     Pdc(PdcArgs),
 
     /// Part 2 server: the course's TCP PMU, serving many PDCs at once.
@@ -107,6 +109,15 @@ serving."
     )]
     SecurePmu(SecurePmuArgs),
 
+    /// Part 6 server: the PMU over WebSocket (RFC 6455), one message per PMU message.
+    #[command(
+        after_help = "Examples:\n  pmulab ws-pmu\n  pmulab ws-pmu --text --fragment 4096 -v\n\n\
+The first message a client sends is the command. Each `This is PMU data i` is its own \
+WebSocket message (binary, as the course's server sent them; --text for text), floodme is \
+one message (--fragment splits it into frames), then a normal close handshake."
+    )]
+    WsPmu(WsPmuArgs),
+
     /// Part 5 client, the course's prototype: a TLS PDC to localhost that verifies the PMU.
     #[command(after_help = "Examples:\n  pmulab secure-pdc CMD_short:0 ca.crt\n  \
 pmulab secure-pdc CMD_floodme ca.crt --port 6003 --server-name pmu.example\n\n\
@@ -132,13 +143,20 @@ course's client, the host name is not checked unless --server-name is given.")]
 }
 
 #[derive(Debug, Args)]
+#[command(
+    override_usage = "pmulab pdc [OPTIONS] <SERVER> <PORT> <COMMAND>\n       pmulab pdc [OPTIONS] ws://<HOST>:<PORT>/<PATH> <COMMAND>"
+)]
 pub struct PdcArgs {
-    /// The PMU: an IPv4 address or a host name.
+    /// The PMU: an IPv4 address or a host name, or a ws:// URL (then no PORT).
     pub server: String,
-    /// The PMU's port (5003 on the course server).
-    pub port: u16,
+    /// The PMU's port (5003 on the course server; 5006 for WebSocket).
+    pub port: String,
     /// CMD_short:<seconds> or CMD_floodme.
-    pub command: String,
+    pub command: Option<String>,
+
+    /// Speak WebSocket (RFC 6455) to ws://SERVER:PORT/ (part 6).
+    #[arg(long, conflicts_with = "tls")]
+    pub ws: bool,
 
     #[command(flatten)]
     pub tls: TlsClientOptions,
@@ -167,7 +185,8 @@ pub struct TlsClientOptions {
 /// How the PDC reads and reports; shared by `pdc` and `secure-pdc`.
 #[derive(Debug, Args)]
 pub struct PdcOptions {
-    /// Show on stderr each read's size and where messages start in it.
+    /// Show on stderr each read's size and where messages start in it
+    /// (with --ws: each frame's opcode, FIN bit and length).
     #[arg(long)]
     pub trace: bool,
 
@@ -252,6 +271,33 @@ pub struct PmuArgs {
     /// Address to listen on. 0.0.0.0 or :: opens the PMU to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+
+    #[command(flatten)]
+    pub session: SessionOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct WsPmuArgs {
+    /// TCP port to listen on; 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 5006)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    /// Send messages as text; the course's server sent binary messages.
+    #[arg(long)]
+    pub text: bool,
+
+    /// Split the floodme message into frames of this many bytes, to show
+    /// frames versus messages [default: one frame, or 1 MiB frames above 16 MiB].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
+    pub fragment: Option<u32>,
+
+    /// The longest message a client may send; longer ones are refused with close code 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+    pub max_message: usize,
 
     #[command(flatten)]
     pub session: SessionOptions,

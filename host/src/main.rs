@@ -10,6 +10,7 @@ mod output;
 mod rng;
 mod stats;
 mod tls_config;
+mod ws_client;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let (name, result) = match cli.command {
         Command::Pdc(args) => ("pdc", cmd::pdc::run(args, &log)),
         Command::Pmu(args) => ("pmu", cmd::pmu::run(args, &log)),
+        Command::WsPmu(args) => ("ws-pmu", cmd::ws_pmu::run(args, &log)),
         Command::SecurePmu(args) => ("secure-pmu", cmd::pmu::run_secure(args, &log)),
         Command::SecurePdc(args) => ("secure-pdc", cmd::pdc::run_secure(args, &log)),
         Command::Ca(command) => ("ca", cmd::ca::run(command)),

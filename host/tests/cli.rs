@@ -37,9 +37,22 @@ fn usage_errors_exit_2_with_a_reason() {
     for (args, needle) in [
         (
             &["pdc", "127.0.0.1", "notaport", "CMD_short:0"][..],
-            "invalid value 'notaport'",
+            "PORT must be a number from 0 to 65535",
         ),
-        (&["pdc", "127.0.0.1", "5003"][..], "<COMMAND>"),
+        (&["pdc", "127.0.0.1", "5003"][..], "the command is missing"),
+        (
+            &["pdc", "ws://127.0.0.1:5006/", "CMD_short:0", "extra"][..],
+            "with a ws:// URL, give only the command",
+        ),
+        (
+            &["pdc", "wss://127.0.0.1:5006/", "CMD_short:0"][..],
+            "wss:// (WebSocket over TLS) is not supported",
+        ),
+        (
+            &["pdc", "--tls", "127.0.0.1", "5003", "CMD_short:0"][..],
+            "--ca <FILE>",
+        ),
+        (&["ws-pmu", "--fragment", "0"][..], "invalid value '0'"),
         (
             &["pdc", "127.0.0.1", "5003", "CMD_short"][..],
             "unknown command",

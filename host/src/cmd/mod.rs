@@ -8,3 +8,4 @@ pub mod pmu;
 pub mod reset;
 pub mod reset_pmu;
 pub mod resolve;
+pub mod ws_pmu;

@@ -20,6 +20,7 @@ use crate::net::tls::{Role, TlsStack};
 use crate::net::{HostClock, StdStack};
 use crate::output::StdoutReply;
 use crate::tls_config;
+use crate::ws_client::{self, WsTarget};
 
 /// Extra patience beyond a command's own interval before calling the PMU silent.
 const GRACE: Duration = Duration::from_secs(10);
@@ -32,7 +33,35 @@ struct TlsTarget<'a> {
 
 /// `pmulab pdc`.
 pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
-    let remote = ipv4_first(&args.server, args.port)?;
+    // `pdc ws://host:port/path COMMAND` has no separate port.
+    if args.server.starts_with("ws://") || args.server.starts_with("wss://") {
+        if args.command.is_some() || args.tls.tls {
+            return Err(Failure::usage(
+                "with a ws:// URL, give only the command: pmulab pdc ws://HOST:PORT/ COMMAND",
+            ));
+        }
+        let target = WsTarget::parse_url(&args.server)?;
+        return fetch_ws(&target, &args.port, &args.options, log);
+    }
+    let port: u16 = args.port.parse().map_err(|_| {
+        Failure::usage(format!(
+            "PORT must be a number from 0 to 65535, not {:?}",
+            args.port
+        ))
+    })?;
+    let command = args
+        .command
+        .as_deref()
+        .ok_or_else(|| Failure::usage("the command is missing: pmulab pdc SERVER PORT COMMAND"))?;
+    if args.ws {
+        let target = WsTarget {
+            host: args.server.clone(),
+            port,
+            path: "/".into(),
+        };
+        return fetch_ws(&target, command, &args.options, log);
+    }
+    let remote = ipv4_first(&args.server, port)?;
     let tls = match (&args.tls.ca, args.tls.tls) {
         (Some(ca), true) => Some(TlsTarget {
             ca,
@@ -40,7 +69,53 @@ pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
         }),
         _ => None,
     };
-    fetch_and_print(&args.command, remote, tls, &args.options, log, "pdc")
+    fetch_and_print(command, remote, tls, &args.options, log, "pdc")
+}
+
+/// The WebSocket PDC (part 6).
+fn fetch_ws(
+    target: &WsTarget,
+    command: &str,
+    options: &PdcOptions,
+    log: &Log,
+) -> Result<(), Failure> {
+    if Command::parse(command.as_bytes()).is_err() && !options.raw {
+        let e = Command::parse(command.as_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(Failure::usage(format!(
+            "{command:?} is not a lab command: {e} (use --raw to send it anyway)"
+        )));
+    }
+    let idle_timeout = match options.timeout {
+        Some(secs) => seconds(secs, "--timeout")?,
+        None => {
+            Command::parse(command.as_bytes())
+                .ok()
+                .and_then(Command::interval)
+                .unwrap_or_default()
+                + GRACE
+        }
+    };
+    let remote = ipv4_first(&target.host, target.port)?;
+    log.info(format_args!("connecting to ws://{remote}{}", target.path));
+    let connect_timeout = seconds(options.connect_timeout, "--connect-timeout")?;
+    let summary = ws_client::fetch(
+        target,
+        remote,
+        command,
+        connect_timeout,
+        idle_timeout,
+        options.trace,
+    )?;
+    if options.stats {
+        eprintln!(
+            "{} messages in {} frames, {} bytes",
+            summary.messages, summary.frames, summary.bytes
+        );
+    }
+    Ok(())
 }
 
 /// `pmulab secure-pdc`: the course's TLS client prototype.

@@ -133,10 +133,7 @@ where
     let local = stack
         .local_addr_of(server.listener())
         .map_err(|e| Failure::runtime(format!("listening socket has no address: {e}")))?;
-    let count = match options.count {
-        MessageCount::Fixed(n) => n.to_string(),
-        MessageCount::Random { min, max } => format!("random {min}-{max}"),
-    };
+    let count = describe_count(options.count);
     log.always(format_args!(
         "{name} listening on {local} ({about}n = {count}, floodme {} bytes, up to {} sessions)",
         options.flood_bytes, options.max_sessions
@@ -149,6 +146,14 @@ where
             report(log, &event)
         });
         stack.park(server.poll_timeout());
+    }
+}
+
+/// `15` or `random 2-17`, for start-up lines.
+pub fn describe_count(count: MessageCount) -> String {
+    match count {
+        MessageCount::Fixed(n) => n.to_string(),
+        MessageCount::Random { min, max } => format!("random {min}-{max}"),
     }
 }
 
