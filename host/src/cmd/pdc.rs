@@ -110,9 +110,15 @@ fn fetch_ws(
         options.trace,
     )?;
     if options.stats {
+        let plural = |n: u64, word: &str| match n {
+            1 => format!("1 {word}"),
+            n => format!("{n} {word}s"),
+        };
         eprintln!(
-            "{} messages in {} frames, {} bytes",
-            summary.messages, summary.frames, summary.bytes
+            "{} in {}, {}",
+            plural(summary.messages, "message"),
+            plural(summary.frames, "frame"),
+            plural(summary.bytes, "byte")
         );
     }
     Ok(())
