@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Builds the PMU firmware for the Arm MPS2 AN386 board and runs it under QEMU,
+# with the board's TCP PMU (5003) and UDP reset PMU (5004) forwarded from
+# 127.0.0.1 (ports 15003 and 15004 by default).
+#
+#   embedded/board.sh                      a shell in which the board is reachable
+#   embedded/board.sh -- pmulab pdc 127.0.0.1 15003 CMD_short:0
+#   embedded/board.sh --pcap board.pcap --exit-after 30 -- sh -c '…'
+#
+# QEMU runs with its user-mode network in a private network namespace that
+# holds only a loopback interface: the board can reach nothing but the
+# commands run here, even though slirp's "restrict" mode is off (that mode
+# drops every UDP reply, so the reset PMU could not answer).
+# Needs: qemu-system-arm, binutils-arm-none-eabi, unshare (root or user namespaces).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+tcp_port=15003
+udp_port=15004
+pcap=""
+exit_after=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pcap) pcap="$(realpath -m "$2")"; shift 2 ;;
+    --exit-after) exit_after="$2"; shift 2 ;;
+    --tcp-port) tcp_port="$2"; shift 2 ;;
+    --udp-port) udp_port="$2"; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --) shift; break ;;
+    *) echo "board.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+command=("$@")
+if [ ${#command[@]} -eq 0 ]; then
+  command=("${SHELL:-/bin/sh}")
+fi
+
+for tool in qemu-system-arm arm-none-eabi-size unshare; do
+  command -v "$tool" >/dev/null || { echo "board.sh: $tool is missing (apt-get install qemu-system-arm binutils-arm-none-eabi util-linux)" >&2; exit 1; }
+done
+
+target_dir="${PMULAB_FIRMWARE_TARGET:-$root/target/firmware}"
+echo "board.sh: building the firmware" >&2
+cargo build --quiet --manifest-path "$root/Cargo.toml" -p pmulab-embedded --features mps2-an386 \
+  --bin pmu-mps2-an386 --target thumbv7em-none-eabihf --profile firmware --target-dir "$target_dir"
+elf="$target_dir/thumbv7em-none-eabihf/firmware/pmu-mps2-an386"
+arm-none-eabi-size "$elf" >&2
+
+semihosting="enable=on,target=native,arg=pmu"
+[ -n "$exit_after" ] && semihosting="$semihosting,arg=exit-after=$exit_after"
+netdev="user,id=net0,restrict=off,hostfwd=tcp:127.0.0.1:${tcp_port}-10.0.2.15:5003,hostfwd=udp:127.0.0.1:${udp_port}-10.0.2.15:5004"
+qemu=(qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none
+  -semihosting-config "$semihosting" -netdev "$netdev" -net nic,netdev=net0,model=lan9118 -kernel "$elf")
+[ -n "$pcap" ] && qemu+=(-object "filter-dump,id=dump,netdev=net0,file=$pcap")
+
+# Inside the namespace: loopback up, the board in the background, wait for
+# its "ready" line, run the command, then stop the board (or let
+# --exit-after stop it, so that it prints its summary).
+inner='
+set -u
+ip link set lo up
+log="$(mktemp)"
+"$@" >"$log" 2>&1 &
+board=$!
+for _ in $(seq 1 200); do
+  grep -q "ready" "$log" && break
+  kill -0 "$board" 2>/dev/null || break
+  sleep 0.05
+done
+cat "$log" >&2
+if ! grep -q "ready" "$log"; then echo "board.sh: the board did not come up" >&2; kill "$board" 2>/dev/null; exit 1; fi
+bash -c "$COMMAND_LINE"
+status=$?
+if [ -n "$EXIT_AFTER" ]; then wait "$board"; else kill "$board" 2>/dev/null; wait "$board" 2>/dev/null; fi
+tail -n +2 "$log" | grep -v "^qemu-system-arm: terminating" >&2 || true
+rm -f "$log"
+exit $status
+'
+COMMAND_LINE="$(printf '%q ' "${command[@]}")" EXIT_AFTER="$exit_after" \
+  exec unshare -n bash -c "$inner" board "${qemu[@]}"

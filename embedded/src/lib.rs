@@ -1,0 +1,16 @@
+//! # pmulab-embedded
+//!
+//! The PMU on a microcontroller. [`nal`] implements the embedded-nal
+//! traits (and core's [`Park`](pmulab_core::time::Park) and
+//! [`HalfClose`](pmulab_core::stack::HalfClose)) over a smoltcp interface,
+//! so that core's PMU server and reset responder run on it unchanged — no
+//! second copy of the protocol logic. [`app`] is the PMU application,
+//! written against any smoltcp `Device` and a [`nal::Platform`] (clock and
+//! sleep), so another board needs only its driver and memory map.
+#![no_std]
+#![deny(missing_docs)]
+
+pub mod app;
+#[cfg(feature = "mps2-an386")]
+pub mod lan9118;
+pub mod nal;

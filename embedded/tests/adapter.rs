@@ -1,0 +1,241 @@
+//! The smoltcp adapter on the host: two smoltcp interfaces joined by an
+//! in-memory wire, core's PMU server and reset responder on one, the
+//! adapter's client side on the other, in virtual time.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use embedded_nal::{TcpClientStack, UdpClientStack, nb};
+use pmulab_core::pmu::PmuServer;
+use pmulab_core::reset::driver::ResetServer;
+use pmulab_core::reset::responder::{FamilySchedule, ResponderConfig};
+use pmulab_core::rng::SplitMix64;
+use pmulab_core::session::{MessageCount, SessionConfig};
+use pmulab_core::time::{Instant, Park};
+use pmulab_embedded::nal::{Platform, SmolStack};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+
+type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
+
+/// One end of an Ethernet wire in memory.
+struct End {
+    rx: Queue,
+    tx: Queue,
+}
+
+struct Rx(Vec<u8>);
+struct Tx(Queue);
+
+impl phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for Tx {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let r = f(&mut frame);
+        self.0.borrow_mut().push_back(frame);
+        r
+    }
+}
+
+impl Device for End {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx;
+    fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(Rx, Tx)> {
+        let frame = self.rx.borrow_mut().pop_front()?;
+        Some((Rx(frame), Tx(self.tx.clone())))
+    }
+    fn transmit(&mut self, _: smoltcp::time::Instant) -> Option<Tx> {
+        Some(Tx(self.tx.clone()))
+    }
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = 1514;
+        caps
+    }
+}
+
+/// A clock that moves a millisecond each time the stack would sleep.
+#[derive(Clone)]
+struct Virtual(Rc<Cell<Instant>>);
+
+impl Platform for Virtual {
+    fn now(&self) -> Instant {
+        self.0.get()
+    }
+    fn wait(&mut self, until: Option<Instant>) {
+        let next = self.0.get() + Duration::from_millis(1);
+        self.0
+            .set(until.map_or(next, |u| u.min(next).max(self.0.get())));
+    }
+}
+
+type Stack = SmolStack<'static, End, Virtual, 6, 1>;
+
+fn stack(end: End, ip: [u8; 4], mac: u8, clock: &Virtual) -> Stack {
+    let mut end = end;
+    let config = Config::new(HardwareAddress::Ethernet(EthernetAddress([
+        2, 0, 0, 0, 0, mac,
+    ])));
+    let mut iface = Interface::new(config, &mut end, smoltcp::time::Instant::ZERO);
+    iface.update_ip_addrs(|a| {
+        a.push(IpCidr::new(Ipv4Address::from(ip).into(), 24))
+            .unwrap()
+    });
+    let storage: &'static mut [SocketStorage<'static>] =
+        Box::leak(Box::new([SocketStorage::EMPTY; 7]));
+    let mut sockets = SocketSet::new(storage);
+    let tcp: [SocketHandle; 6] = std::array::from_fn(|_| {
+        let rx = Box::leak(vec![0u8; 512].into_boxed_slice());
+        let tx = Box::leak(vec![0u8; 1024].into_boxed_slice());
+        sockets.add(tcp::Socket::new(
+            tcp::SocketBuffer::new(&mut rx[..]),
+            tcp::SocketBuffer::new(&mut tx[..]),
+        ))
+    });
+    let meta = |n| Box::leak(vec![udp::PacketMetadata::EMPTY; n].into_boxed_slice());
+    let bytes = |n| Box::leak(vec![0u8; n].into_boxed_slice());
+    let udp = sockets.add(udp::Socket::new(
+        udp::PacketBuffer::new(&mut meta(4)[..], &mut bytes(512)[..]),
+        udp::PacketBuffer::new(&mut meta(4)[..], &mut bytes(512)[..]),
+    ));
+    SmolStack::new(iface, sockets, end, clock.clone(), tcp, [udp])
+}
+
+fn pair() -> (Stack, Stack, Virtual) {
+    let clock = Virtual(Rc::new(Cell::new(Instant::ZERO)));
+    let ab: Queue = Rc::default();
+    let ba: Queue = Rc::default();
+    let server = stack(
+        End {
+            rx: ba.clone(),
+            tx: ab.clone(),
+        },
+        [10, 0, 0, 1],
+        1,
+        &clock,
+    );
+    let client = stack(End { rx: ab, tx: ba }, [10, 0, 0, 2], 2, &clock);
+    (server, client, clock)
+}
+
+const PMU: &str = "10.0.0.1:5003";
+
+/// One PDC exchange over the adapter's client side, with the server polled in between.
+fn exchange(
+    server: &mut Stack,
+    pmu: &mut PmuServer<Stack, 4>,
+    client: &mut Stack,
+    command: &[u8],
+) -> Vec<u8> {
+    let mut rng = SplitMix64::new(1);
+    let mut buf = [0u8; 256];
+    let mut step = |server: &mut Stack, client: &mut Stack| {
+        let now = server.platform().now();
+        pmu.poll(server, now, &mut rng, &mut buf, &mut |_| {});
+        server.poll();
+        client.poll();
+        server.park(Some(now + Duration::from_millis(1)));
+    };
+    let mut socket = TcpClientStack::socket(client).unwrap();
+    let remote: SocketAddr = PMU.parse().unwrap();
+    for _ in 0..10_000 {
+        match TcpClientStack::connect(client, &mut socket, remote) {
+            Ok(()) => break,
+            Err(nb::Error::WouldBlock) => step(server, client),
+            Err(e) => panic!("connect: {e:?}"),
+        }
+    }
+    let mut sent = 0;
+    while sent < command.len() {
+        match TcpClientStack::send(client, &mut socket, &command[sent..]) {
+            Ok(n) => sent += n,
+            Err(nb::Error::WouldBlock) => step(server, client),
+            Err(e) => panic!("send: {e:?}"),
+        }
+    }
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 300];
+    for _ in 0..100_000 {
+        match TcpClientStack::receive(client, &mut socket, &mut chunk) {
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(nb::Error::WouldBlock) => step(server, client),
+            Err(nb::Error::Other(pmulab_embedded::nal::SmolError::Closed)) => {
+                TcpClientStack::close(client, socket).unwrap();
+                // Let the FINs and ACKs settle before the next exchange.
+                for _ in 0..50 {
+                    step(server, client);
+                }
+                return got;
+            }
+            Err(e) => panic!("receive: {e:?}"),
+        }
+    }
+    panic!("no end of stream");
+}
+
+#[test]
+fn core_s_pmu_runs_on_the_adapter() {
+    let (mut server, mut client, _clock) = pair();
+    let config = SessionConfig {
+        count: MessageCount::Fixed(15),
+        flood_bytes: 5000,
+        command_timeout: Duration::from_secs(10),
+    };
+    let mut pmu: PmuServer<Stack, 4> = PmuServer::bind(&mut server, 5003, config).unwrap();
+    let glued: String = (0..15).map(|i| format!("This is PMU data {i}")).collect();
+    // One after another: the listener keeps listening through its spares.
+    for _ in 0..4 {
+        let got = exchange(&mut server, &mut pmu, &mut client, b"CMD_short:0");
+        assert_eq!(String::from_utf8(got).unwrap(), glued);
+    }
+    let flood = exchange(&mut server, &mut pmu, &mut client, b"CMD_floodme");
+    assert_eq!(flood.len(), 5000);
+    assert_eq!(pmulab_core::flood::first_mismatch(0, &flood), None);
+    let refused = exchange(&mut server, &mut pmu, &mut client, b"HELLO");
+    assert!(refused.starts_with(b"ERROR: unknown command"));
+}
+
+#[test]
+fn core_s_reset_responder_runs_on_the_adapter() {
+    let (mut server, mut client, _clock) = pair();
+    let responder = ResponderConfig {
+        loss: 0.0,
+        schedule: FamilySchedule::Both,
+    };
+    let mut reset: ResetServer<Stack, 1> = ResetServer::bind(&mut server, 5004, responder).unwrap();
+    let mut socket = UdpClientStack::socket(&mut client).unwrap();
+    UdpClientStack::connect(&mut client, &mut socket, "10.0.0.1:5004".parse().unwrap()).unwrap();
+    // Garbage first: no answer. Then a request: one answer.
+    UdpClientStack::send(&mut client, &mut socket, b"garbage").unwrap();
+    UdpClientStack::send(&mut client, &mut socket, b"RESET:20").unwrap();
+    let mut rng = SplitMix64::new(3);
+    let mut buf = [0u8; 64];
+    let mut answers = Vec::new();
+    for _ in 0..2000 {
+        client.poll();
+        server.poll();
+        let now = server.platform().now();
+        reset.poll(&mut server, now, &mut rng, &mut buf, &mut |_| {});
+        server.poll();
+        client.poll();
+        if let Ok((n, from)) = UdpClientStack::receive(&mut client, &mut socket, &mut buf) {
+            answers.push((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
+        }
+        server.park(Some(now + Duration::from_millis(1)));
+    }
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(answers[0].0.starts_with("OFFSET="));
+    assert_eq!(answers[0].1, "10.0.0.1:5004".parse::<SocketAddr>().unwrap());
+}

@@ -1,0 +1,84 @@
+//! The PMU on the emulated Cortex-M4 board: build the firmware, boot it in
+//! QEMU (inside a network namespace of its own, via embedded/board.sh),
+//! and talk to it with pmulab's PDC and reset client from the host side.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use pmulab_core::flood;
+use pmulab_tests::*;
+
+#[test]
+fn the_board_serves_pdcs_one_after_another_and_at_once_and_answers_resets() {
+    for tool in ["qemu-system-arm", "arm-none-eabi-size", "unshare"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        assert!(
+            found.status.success(),
+            "{tool} is missing: apt-get install qemu-system-arm binutils-arm-none-eabi"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("pmulab-board-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pmulab = pmulab();
+    let script = format!(
+        r#"set -e
+cd "{dir}"
+P="{pmulab}"
+for i in 1 2 3; do "$P" pdc 127.0.0.1 15003 CMD_short:0 > seq$i.txt; done
+"$P" pdc 127.0.0.1 15003 CMD_short:0.1 > par1.txt &
+"$P" pdc 127.0.0.1 15003 CMD_short:0.1 > par2.txt &
+"$P" pdc 127.0.0.1 15003 CMD_short:0.1 > par3.txt &
+wait
+"$P" pdc 127.0.0.1 15003 CMD_floodme > flood.txt
+"$P" reset 127.0.0.1 15004 --timeout 0.5 --max-attempts 40 > reset.txt
+"#,
+        dir = dir.display(),
+        pmulab = pmulab.display()
+    );
+    let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../embedded/board.sh");
+    let pcap = dir.join("board.pcap");
+    let mut cmd = Command::new(board);
+    cmd.args(["--exit-after", "25", "--pcap"])
+        .arg(&pcap)
+        .args(["--", "sh", "-c", &script]);
+    let out = run(cmd, Duration::from_secs(600));
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("pmulab board ready"), "{}", out.stderr);
+
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    for name in [
+        "seq1.txt", "seq2.txt", "seq3.txt", "par1.txt", "par2.txt", "par3.txt",
+    ] {
+        assert_eq!(
+            read(name).lines().collect::<Vec<_>>(),
+            expected_messages(15),
+            "{name}"
+        );
+    }
+    let flood_text = std::fs::read(dir.join("flood.txt")).unwrap();
+    assert_eq!(flood_text.len() as u64, flood::DEFAULT_FLOOD_BYTES);
+    assert_eq!(flood::first_mismatch(0, &flood_text), None);
+    let reset = read("reset.txt");
+    assert!(reset.starts_with("OFFSET="), "{reset}");
+
+    // The board says how it went when --exit-after stops it.
+    assert!(
+        out.stderr
+            .contains("stopping after 7 sessions (0 aborted, 0 refused)"),
+        "{}",
+        out.stderr
+    );
+    let pcap_bytes = std::fs::read(&pcap).unwrap();
+    assert_eq!(&pcap_bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "a pcap file");
+    assert!(
+        pcap_bytes.len() > 60_000,
+        "the capture holds the traffic, flood included"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
