@@ -129,6 +129,32 @@ course's client, the host name is not checked unless --server-name is given.")]
     #[command(subcommand)]
     Ca(CaCommand),
 
+    /// Every lab server at once, on loopback: the course's servers on any laptop.
+    #[command(
+        after_help = "Examples:\n  pmulab serve\n  pmulab serve --port-offset 10000 --count random\n\n\
+Starts the TCP PMU (5003), the UDP reset PMU (5004, IPv4 and IPv6), the WebSocket PMU \
+(5006), the TLS PMU (5443, with a CA and a certificate made on first start in the state \
+directory) and the multicast bot (224.1.1.1:10505 on the loopback interface), prints where \
+each runs and how to try it, and stops them all on Ctrl-C."
+    )]
+    Serve(ServeArgs),
+
+    /// Grade a program the way the course's scorer did: run it against fresh servers, check what it does.
+    #[command(
+        after_help = "Examples:\n  pmulab grade 2 -- python3 pdc.py\n  pmulab grade 3 -- ./reset_client\n  \
+pmulab grade 6 --json result.json -- python3 ws_pdc.py\n\n\
+Parts and the prototype the program is run with:\n  \
+2  PROGRAM <server> <port> <command>        TCP PDC: n varied and random, d = 0 and 1, floodme\n  \
+3  PROGRAM <server> <port>                  UDP reset: IPv4-only, IPv6-only and both, with loss\n  \
+4  PROGRAM <group> <port> [<sciper>]        multicast receiver (2 args) and sender (3 args, stdin); --role picks one\n  \
+5  PROGRAM <command> <ca-certificate> --port <port>   TLS PDC: verifies the PMU, refuses a wrong CA\n  \
+6  PROGRAM <server> <port> <command>        WebSocket PDC"
+    )]
+    Grade(GradeArgs),
+
+    /// Walk through parts 1-6 locally, saying what to notice; exits 0 when every part worked.
+    Demo,
+
     /// Part 1: print every UDP datagram received on a port.
     UdpReceiver(UdpReceiverArgs),
 
@@ -381,6 +407,51 @@ pub struct CaRequestArgs {
     /// The common name to ask for.
     #[arg(long)]
     pub cn: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Add this to every port (5003 → 5003 + N …): two instances, or ports above 1024.
+    #[arg(long, default_value_t = 0)]
+    pub port_offset: u16,
+    /// Where the CA and the TLS PMU's certificate are kept [default: ~/.local/state/pmulab].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Messages per CMD_short: a number, `random`, or a range such as 5-20.
+    #[arg(long, default_value = "15")]
+    pub count: String,
+    /// The UDP reset PMU's loss probability.
+    #[arg(long, default_value_t = 0.4)]
+    pub loss: f64,
+    /// Families the UDP reset PMU answers on: 4, 6, both, alternate.
+    #[arg(long, default_value = "both", value_parser = ["4", "6", "both", "alternate"])]
+    pub family: String,
+    /// The interface the multicast bot sends from (127.0.0.1 keeps it on this machine).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub iface: std::net::Ipv4Addr,
+}
+
+#[derive(Debug, Args)]
+pub struct GradeArgs {
+    /// The lab part: 2, 3, 4, 5 or 6.
+    #[arg(value_parser = clap::value_parser!(u8).range(2..=6))]
+    pub part: u8,
+    /// Write the course's JSON result ({"max_grade", "score", "success"}) here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Seconds each run of the program may take.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Print each test's output, not only failing ones.
+    #[arg(long)]
+    pub show_output: bool,
+    /// Part 4: grade only the receiver (PROGRAM <group> <port>) or only the
+    /// sender (PROGRAM <group> <port> <sciper>, lines on stdin).
+    #[arg(long, value_parser = ["receiver", "sender"])]
+    pub role: Option<String>,
+    /// The program and its own arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    pub program: Vec<String>,
 }
 
 #[derive(Debug, Args)]

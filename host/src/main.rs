@@ -4,6 +4,7 @@ mod ca;
 mod cli;
 mod cmd;
 mod failure;
+mod launch;
 mod log;
 mod net;
 mod output;
@@ -29,6 +30,9 @@ fn main() -> ExitCode {
         Command::SecurePdc(args) => ("secure-pdc", cmd::pdc::run_secure(args, &log)),
         Command::Ca(command) => ("ca", cmd::ca::run(command)),
         Command::Reset(args) => ("reset", cmd::reset::run(args, &log)),
+        Command::Serve(args) => ("serve", cmd::serve::run(args)),
+        Command::Grade(args) => ("grade", cmd::grade::run(args)),
+        Command::Demo => ("demo", cmd::demo::run()),
         Command::ResetPmu(args) => ("reset-pmu", cmd::reset_pmu::run(args, &log)),
         Command::Receiver(args) => ("receiver", cmd::multicast::receiver(args, &log)),
         Command::Sender(args) => ("sender", cmd::multicast::sender(args, &log)),

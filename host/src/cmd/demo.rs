@@ -1,0 +1,249 @@
+//! `pmulab demo`: parts 1–6 in one command, each with a line on what to
+//! notice. Everything runs on loopback, on ports the system picks.
+
+use std::time::Duration;
+
+use crate::failure::Failure;
+use crate::launch::{Finished, Launched, run_self};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn start(name: &str, argv: &[&str], marker: &str) -> Result<(Launched, String), Failure> {
+    let server = Launched::start(name, &args(argv), marker)?;
+    let port = server
+        .address()
+        .map(|a| a.port().to_string())
+        .unwrap_or_default();
+    Ok((server, port))
+}
+
+fn ok(f: &Finished, what: &str) -> Result<(), Failure> {
+    match f.code {
+        Some(0) => Ok(()),
+        _ => Err(Failure::runtime(format!(
+            "{what} failed: {}",
+            f.stderr.trim()
+        ))),
+    }
+}
+
+fn part(title: &str, body: impl FnOnce() -> Result<String, Failure>) -> bool {
+    println!("\n{title}");
+    match body() {
+        Ok(notice) => {
+            println!("  ✓ {notice}");
+            true
+        }
+        Err(e) => {
+            println!("  ✗ {}", e.message);
+            false
+        }
+    }
+}
+
+/// Runs every part; exits 0 when all worked.
+pub fn run() -> Result<(), Failure> {
+    println!("pmulab demo: the socket-programming lab, parts 1 to 6, on this machine");
+    let results = [
+        part(
+            "Part 1 — socket basics: a TCP echo read back in 16-byte pieces",
+            || {
+                let (_echo, port) = start(
+                    "echo server",
+                    &["echo-server", "0", "--bind", "127.0.0.1"],
+                    "listening on",
+                )?;
+                let sentence = "The PMU measures the grid, the PDC concentrates.";
+                let f = run_self(&args(&["echo-client", "127.0.0.1", &port, sentence]), LIMIT)?;
+                ok(&f, "the echo client")?;
+                for line in f.stdout.lines() {
+                    println!("    {line}");
+                }
+                Ok(format!(
+                    "{} bytes came back in {} pieces: a stream has no message boundaries",
+                    sentence.len(),
+                    f.stdout.lines().count()
+                ))
+            },
+        ),
+        part(
+            "Part 2 — PMU/PDC over TCP: messages glued and split by the stream",
+            || {
+                let (_pmu, port) = start("TCP PMU", &["pmu", "--port", "0"], "listening on")?;
+                let f = run_self(
+                    &args(&[
+                        "pdc",
+                        "127.0.0.1",
+                        &port,
+                        "CMD_short:0",
+                        "--trace",
+                        "--read-size",
+                        "40",
+                    ]),
+                    LIMIT,
+                )?;
+                ok(&f, "the PDC")?;
+                let reads = f
+                    .stderr
+                    .lines()
+                    .filter(|l| l.starts_with("trace: read"))
+                    .count();
+                for line in f
+                    .stderr
+                    .lines()
+                    .filter(|l| l.starts_with("trace: read"))
+                    .take(3)
+                {
+                    println!("    {line}");
+                }
+                Ok(format!(
+                    "{} messages arrived in {reads} reads of at most 40 bytes, split inside messages; the PDC printed them one per line",
+                    f.stdout.lines().count()
+                ))
+            },
+        ),
+        part(
+            "Part 3 — clock reset over UDP with loss: retransmit until answered",
+            || {
+                let (_pmu, port) = start(
+                    "UDP reset PMU",
+                    &["reset-pmu", "--port", "0", "--loss", "0.4"],
+                    "listening on",
+                )?;
+                let f = run_self(
+                    &args(&[
+                        "reset",
+                        "127.0.0.1",
+                        &port,
+                        "--trials",
+                        "30",
+                        "--timeout",
+                        "0.05",
+                    ]),
+                    LIMIT,
+                )?;
+                ok(&f, "the reset client")?;
+                let estimate = f
+                    .stdout
+                    .lines()
+                    .find(|l| l.starts_with("loss estimate"))
+                    .unwrap_or("")
+                    .to_string();
+                Ok(format!(
+                    "30 resets against a PMU losing 40% of requests: {estimate}"
+                ))
+            },
+        ),
+        part(
+            "Part 4 — multicast: one broadcaster, every member hears it",
+            || {
+                let (mut receiver, _) = start(
+                    "receiver",
+                    &["receiver", "239.255.7.7", "17505", "--count", "3"],
+                    "listening on",
+                )?;
+                let f = run_self(
+                    &args(&["bot", "239.255.7.7", "17505", "builtin", "0.05", "--once"]),
+                    LIMIT,
+                )?;
+                ok(&f, "the bot")?;
+                std::thread::sleep(Duration::from_millis(300));
+                let done = receiver.exited().is_some_and(|s| s.success());
+                match done {
+                true => Ok("the receiver joined 239.255.7.7 on the loopback interface and got the bot's datagrams (id `swcmTV` + a line)".into()),
+                false => Err(Failure::runtime("the receiver did not get the bot's datagrams")),
+            }
+            },
+        ),
+        part(
+            "Part 5 — the PMU behind TLS, verified against the course's CA",
+            || {
+                let dir = std::env::temp_dir().join(format!("pmulab-demo-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                let d = dir.display().to_string();
+                ok(
+                    &run_self(&args(&["ca", "init", &format!("{d}/ca")]), LIMIT)?,
+                    "ca init",
+                )?;
+                ok(
+                    &run_self(&args(&["ca", "request", &d, "--cn", "banana"]), LIMIT)?,
+                    "ca request",
+                )?;
+                let signed = run_self(
+                    &args(&[
+                        "ca",
+                        "sign",
+                        &format!("{d}/banana.csr"),
+                        "--ca",
+                        &format!("{d}/ca"),
+                        "--out",
+                        &format!("{d}/banana.crt"),
+                    ]),
+                    LIMIT,
+                )?;
+                ok(&signed, "ca sign")?;
+                println!("    {}", signed.stdout.trim());
+                let (_pmu, port) = start(
+                    "TLS PMU",
+                    &[
+                        "secure-pmu",
+                        "0",
+                        &format!("{d}/banana.crt"),
+                        &format!("{d}/banana_key.pem"),
+                    ],
+                    "listening on",
+                )?;
+                let f = run_self(
+                    &args(&[
+                        "secure-pdc",
+                        "CMD_short:0",
+                        &format!("{d}/ca/ca.crt"),
+                        "--port",
+                        &port,
+                    ]),
+                    LIMIT,
+                )?;
+                ok(&f, "the TLS PDC")?;
+                let _ = std::fs::remove_dir_all(&dir);
+                Ok(format!(
+                    "{} messages over TLS, after the chain verified against the CA (the name, as in the course, not checked)",
+                    f.stdout.lines().count()
+                ))
+            },
+        ),
+        part(
+            "Part 6 — WebSocket: the protocol keeps message boundaries",
+            || {
+                let (_ws, port) = start(
+                    "WebSocket PMU",
+                    &["ws-pmu", "--port", "0", "--fragment", "20000"],
+                    "listening on",
+                )?;
+                let url = format!("ws://127.0.0.1:{port}/");
+                let f = run_self(&args(&["pdc", &url, "CMD_short:0"]), LIMIT)?;
+                ok(&f, "the WebSocket PDC")?;
+                let flood = run_self(&args(&["pdc", &url, "CMD_floodme", "--trace"]), LIMIT)?;
+                ok(&flood, "the WebSocket PDC")?;
+                let frames = flood
+                    .stderr
+                    .lines()
+                    .filter(|l| l.contains("not FIN") || l.contains("continuation"))
+                    .count();
+                Ok(format!(
+                    "{} messages, one per WebSocket message, no deframing needed; floodme came as 1 message in {frames} frames",
+                    f.stdout.lines().count()
+                ))
+            },
+        ),
+    ];
+    let worked = results.iter().filter(|r| **r).count();
+    println!("\n{worked} of {} parts worked.", results.len());
+    match worked == results.len() {
+        true => Ok(()),
+        false => Err(Failure::runtime("some parts did not work (see above)")),
+    }
+}
