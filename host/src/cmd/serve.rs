@@ -153,33 +153,49 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         state.display()
     );
     let _ = writeln!(table);
+    let rows = [
+        (
+            "2",
+            "TCP PMU",
+            format!("127.0.0.1:{tcp}"),
+            format!("pmulab pdc 127.0.0.1 {tcp} CMD_short:0"),
+        ),
+        (
+            "3",
+            "UDP reset PMU",
+            format!("127.0.0.1:{udp}{v6}"),
+            format!("pmulab reset localhost {udp}"),
+        ),
+        (
+            "4",
+            "multicast bot",
+            format!("224.1.1.1:{mc} via {}", args.iface),
+            format!("pmulab receiver 224.1.1.1 {mc}"),
+        ),
+        (
+            "5",
+            "TLS PMU",
+            format!("127.0.0.1:{tls}"),
+            format!(
+                "pmulab secure-pdc CMD_short:0 {} --port {tls}",
+                ca_crt.display()
+            ),
+        ),
+        (
+            "6",
+            "WebSocket PMU",
+            format!("ws://127.0.0.1:{ws}/"),
+            format!("pmulab pdc ws://127.0.0.1:{ws}/ CMD_short:0"),
+        ),
+    ];
     let _ = writeln!(
         table,
-        "  part  server         where                        try it"
+        "  {:<5} {:<14} {:<32} try it",
+        "part", "server", "where"
     );
-    let _ = writeln!(
-        table,
-        "  2     TCP PMU        127.0.0.1:{tcp:<18} pmulab pdc 127.0.0.1 {tcp} CMD_short:0"
-    );
-    let _ = writeln!(
-        table,
-        "  3     UDP reset PMU  127.0.0.1:{udp}{v6:<13} pmulab reset localhost {udp}"
-    );
-    let _ = writeln!(
-        table,
-        "  4     multicast bot  224.1.1.1:{mc:<6} via {:<11} pmulab receiver 224.1.1.1 {mc}",
-        args.iface
-    );
-    let _ = writeln!(
-        table,
-        "  5     TLS PMU        127.0.0.1:{tls:<18} pmulab secure-pdc CMD_short:0 {} --port {tls}",
-        ca_crt.display()
-    );
-    let _ = writeln!(
-        table,
-        "  6     WebSocket PMU  ws://127.0.0.1:{ws}/{:<8} pmulab pdc ws://127.0.0.1:{ws}/ CMD_short:0",
-        ""
-    );
+    for (part, server, place, try_it) in rows {
+        let _ = writeln!(table, "  {part:<5} {server:<14} {place:<32} {try_it}");
+    }
     let _ = writeln!(table);
     let _ = writeln!(
         table,
