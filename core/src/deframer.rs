@@ -132,6 +132,15 @@ impl Deframer {
     /// open and the text is more than white space), holding back trailing
     /// white space.
     fn text<'a>(&mut self, text: &'a [u8], at: Option<usize>, sink: &mut impl FnMut(Piece<'a>)) {
+        // White space before any message is not part of one, however the
+        // reads fell.
+        let text = match self.in_message {
+            true => text,
+            false => {
+                let lead = text.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                &text[lead..]
+            }
+        };
         if text.is_empty() {
             return;
         }

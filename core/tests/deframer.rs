@@ -161,3 +161,13 @@ fn a_start_split_from_the_previous_read_has_no_offset() {
     let (_, starts) = deframe(&[&stream[..21], &stream[21..]]);
     assert_eq!(starts, [(0, Some(0)), (1, None)]);
 }
+
+#[test]
+fn white_space_before_the_first_message_is_dropped_however_the_reads_fall() {
+    // Found by the fuzzer: "\nT…" in one read and in two gave different messages.
+    let stream = b"\n TCMD";
+    for cut in 0..=stream.len() {
+        let (a, b) = stream.split_at(cut);
+        assert_eq!(deframe(&[a, b]).0, ["TCMD"], "cut at {cut}");
+    }
+}

@@ -143,7 +143,7 @@ impl<'a> Frame<'a> {
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, FrameError> {
         let max = buf.len().min(MAX_DATAGRAM).saturating_sub(ID_LEN);
         let len = self.text.len();
-        if len > max {
+        if len > max || buf.len() < ID_LEN {
             return Err(FrameError::TooLong { len, max });
         }
         buf[..ID_LEN].copy_from_slice(self.id.as_bytes());
