@@ -66,7 +66,7 @@ fn bytes(rng: &mut SplitMix64, max: usize) -> Vec<u8> {
     let len = rng.uniform_inclusive(max as u64) as usize;
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
-        if rng.next_u64() % 3 == 0 {
+        if rng.next_u64().is_multiple_of(3) {
             out.push(rng.next_u64() as u8);
         } else {
             out.extend_from_slice(WORDS[rng.uniform_inclusive(WORDS.len() as u64 - 1) as usize]);
@@ -201,7 +201,7 @@ fn reset_codec_client_and_responder() {
         let mut last_rounds = 0;
         for _ in 0..50 {
             while client.poll_transmit(now).is_some() {}
-            if rng.next_u64() % 2 == 0 {
+            if rng.next_u64().is_multiple_of(2) {
                 let got = bytes(rng, 20);
                 if let Received::Answer(o) = client.handle_datagram(now, from, &got) {
                     assert!(o.seconds <= 20);
@@ -329,13 +329,13 @@ fn pdc_reply_from_an_arbitrary_pmu() {
             Script {
                 chunks,
                 close_after: Some(Duration::from_secs(1)),
-                reset: rng.next_u64() % 4 == 0,
+                reset: rng.next_u64().is_multiple_of(4),
             },
         );
         let mut stack = net.clone();
         let mut sink = Sink::default();
         let mut buf = vec![0u8; 1 + rng.uniform_inclusive(64) as usize];
-        let kind = if rng.next_u64() % 2 == 0 {
+        let kind = if rng.next_u64().is_multiple_of(2) {
             ReplyKind::Messages
         } else {
             ReplyKind::Raw
