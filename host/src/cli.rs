@@ -152,6 +152,15 @@ Parts and the prototype the program is run with:\n  \
     )]
     Grade(GradeArgs),
 
+    /// Load a PMU with many concurrent PDC sessions, bounded in count and time.
+    #[command(
+        after_help = "Examples:\n  pmulab load 127.0.0.1 5003\n  pmulab load 127.0.0.1 15003 --concurrency 4 --duration 5\n  \
+pmulab load 127.0.0.1 5443 --protocol tls --ca ca.crt\n  pmulab load 127.0.0.1 5004 --protocol udp\n\n\
+Reports sessions/s, messages/s, bytes/s, latency percentiles (connect, first message, \
+complete) and errors by kind. It stops at --sessions or --duration, whichever comes first."
+    )]
+    Load(LoadArgs),
+
     /// Walk through parts 1-6 locally, saying what to notice; exits 0 when every part worked.
     Demo,
 
@@ -407,6 +416,38 @@ pub struct CaRequestArgs {
     /// The common name to ask for.
     #[arg(long)]
     pub cn: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The PMU's address or host name.
+    pub server: String,
+    /// Its port.
+    pub port: u16,
+    /// tcp (part 2), tls (part 5), ws (part 6) or udp (part 3's reset).
+    #[arg(long, default_value = "tcp", value_parser = ["tcp", "tls", "ws", "udp"])]
+    pub protocol: String,
+    /// The command [default: CMD_short:0, or RESET:20 over udp].
+    #[arg(long)]
+    pub command: Option<String>,
+    /// Sessions in flight at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Stop after this many sessions.
+    #[arg(long, default_value_t = 100_000)]
+    pub sessions: u64,
+    /// Stop after this many seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// The CA certificate, with --protocol tls.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Check the server's name too, with --protocol tls.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Write the figures as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => ("serve", cmd::serve::run(args)),
         Command::Grade(args) => ("grade", cmd::grade::run(args)),
         Command::Demo => ("demo", cmd::demo::run()),
+        Command::Load(args) => ("load", cmd::load::run(args)),
         Command::ResetPmu(args) => ("reset-pmu", cmd::reset_pmu::run(args, &log)),
         Command::Receiver(args) => ("receiver", cmd::multicast::receiver(args, &log)),
         Command::Sender(args) => ("sender", cmd::multicast::sender(args, &log)),

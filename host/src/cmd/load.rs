@@ -1,0 +1,352 @@
+//! `pmulab load`: many concurrent PDC sessions against a PMU, bounded in
+//! count and time, with throughput, latency percentiles and errors by kind —
+//! "how many PDCs can my board serve?".
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pmulab_core::deframer::{Deframer, Piece};
+
+use super::pdc::seconds;
+use super::resolve::ipv4_first;
+use crate::cli::LoadArgs;
+use crate::failure::Failure;
+use crate::tls_config;
+
+/// What one session measured.
+#[derive(Default)]
+struct Sample {
+    connect: Duration,
+    first: Option<Duration>,
+    complete: Duration,
+    messages: u64,
+    bytes: u64,
+}
+
+#[derive(Default)]
+struct Totals {
+    samples: Vec<Sample>,
+    errors: BTreeMap<String, u64>,
+}
+
+/// How to reach the server.
+#[derive(Clone)]
+enum Target {
+    Tcp,
+    Tls(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    ),
+    Ws,
+    Udp,
+}
+
+/// Runs the load and prints the report.
+pub fn run(args: LoadArgs) -> Result<(), Failure> {
+    let addr = ipv4_first(&args.server, args.port)?;
+    let duration = seconds(args.duration, "--duration")?;
+    let target = match args.protocol.as_str() {
+        "tls" => {
+            let ca = args
+                .ca
+                .as_deref()
+                .ok_or_else(|| Failure::usage("--protocol tls needs --ca FILE"))?;
+            let (config, name) = tls_config::client(ca, args.server_name.as_deref(), addr.ip())?;
+            Target::Tls(config, name)
+        }
+        "ws" => Target::Ws,
+        "udp" => Target::Udp,
+        _ => Target::Tcp,
+    };
+    let command = match (&target, &args.command) {
+        (Target::Udp, None) => "RESET:20".to_string(),
+        (_, None) => "CMD_short:0".to_string(),
+        (_, Some(c)) => c.clone(),
+    };
+    let started = AtomicU64::new(0);
+    let totals = Mutex::new(Totals::default());
+    let deadline = Instant::now() + duration;
+    let begin = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..args.concurrency {
+            scope.spawn(|| {
+                let mut udp = None;
+                while Instant::now() < deadline
+                    && started.fetch_add(1, Ordering::Relaxed) < args.sessions
+                {
+                    let result = session(&target, addr, &command, &mut udp);
+                    let mut t = totals
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    match result {
+                        Ok(sample) => t.samples.push(sample),
+                        Err(kind) => *t.errors.entry(kind).or_default() += 1,
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = begin.elapsed();
+    let totals = totals
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    report(&args, addr, &command, &totals, elapsed)
+}
+
+fn kind(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "timeout".into(),
+        other => format!("{other}"),
+    }
+}
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn session(
+    target: &Target,
+    addr: SocketAddr,
+    command: &str,
+    udp: &mut Option<UdpSocket>,
+) -> Result<Sample, String> {
+    let start = Instant::now();
+    if let Target::Udp = target {
+        return reset_exchange(addr, command, udp, start);
+    }
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| kind(&e))?;
+    let _ = stream.set_read_timeout(Some(TIMEOUT));
+    let mut sample = Sample {
+        connect: start.elapsed(),
+        ..Sample::default()
+    };
+    match target {
+        Target::Tcp => read_stream(stream, command, start, &mut sample)?,
+        Target::Tls(config, name) => {
+            let conn = rustls::ClientConnection::new(config.clone(), name.clone())
+                .map_err(|e| format!("TLS: {e}"))?;
+            let _ = stream.set_nodelay(true);
+            let tls = rustls::StreamOwned::new(conn, stream);
+            read_stream(tls, command, start, &mut sample)?;
+        }
+        Target::Ws => ws_session(stream, addr, command, start, &mut sample)?,
+        Target::Udp => {}
+    }
+    sample.complete = start.elapsed();
+    Ok(sample)
+}
+
+fn read_stream(
+    mut stream: impl Read + Write,
+    command: &str,
+    start: Instant,
+    sample: &mut Sample,
+) -> Result<(), String> {
+    stream.write_all(command.as_bytes()).map_err(|e| kind(&e))?;
+    let mut deframer = Deframer::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            // A TLS peer that closes without close_notify still delivered its data.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(kind(&e)),
+        };
+        if sample.first.is_none() {
+            sample.first = Some(start.elapsed());
+            if buf[..n].starts_with(b"ERROR:") {
+                return Err("refused (ERROR:)".into());
+            }
+        }
+        sample.bytes += n as u64;
+        deframer.feed(&buf[..n], &mut |p| {
+            if p == Piece::End {
+                sample.messages += 1;
+            }
+        });
+    }
+    deframer.finish(&mut |p| {
+        if p == Piece::End {
+            sample.messages += 1;
+        }
+    });
+    Ok(())
+}
+
+fn ws_session(
+    stream: TcpStream,
+    addr: SocketAddr,
+    command: &str,
+    start: Instant,
+    sample: &mut Sample,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let url = format!("ws://{addr}/");
+    let (mut ws, _) = tungstenite::client::client(url.as_str(), stream)
+        .map_err(|e| format!("WebSocket upgrade: {e}"))?;
+    ws.send(tungstenite::Message::text(command.to_string()))
+        .map_err(|e| format!("WebSocket: {e}"))?;
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => {
+                sample.first.get_or_insert(start.elapsed());
+                sample.messages += 1;
+                sample.bytes += t.len() as u64;
+            }
+            Ok(tungstenite::Message::Binary(b)) => {
+                sample.first.get_or_insert(start.elapsed());
+                sample.messages += 1;
+                sample.bytes += b.len() as u64;
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+            Err(tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            )) => {
+                return Err("closed without a close handshake".into());
+            }
+            Err(e) => return Err(format!("WebSocket: {e}")),
+        }
+    }
+}
+
+/// One reset: the request again every second until answered (at most 10).
+fn reset_exchange(
+    addr: SocketAddr,
+    command: &str,
+    udp: &mut Option<UdpSocket>,
+    start: Instant,
+) -> Result<Sample, String> {
+    if udp.is_none() {
+        let local: SocketAddr = if addr.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .map_err(|_| "address".to_string())?;
+        let socket = UdpSocket::bind(local).map_err(|e| kind(&e))?;
+        socket.connect(addr).map_err(|e| kind(&e))?;
+        socket
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .map_err(|e| kind(&e))?;
+        *udp = Some(socket);
+    }
+    let socket = udp.as_ref().ok_or("no socket")?;
+    let mut buf = [0u8; 64];
+    for _ in 0..10 {
+        socket.send(command.as_bytes()).map_err(|e| kind(&e))?;
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                let elapsed = start.elapsed();
+                return Ok(Sample {
+                    connect: Duration::ZERO,
+                    first: Some(elapsed),
+                    complete: elapsed,
+                    messages: 1,
+                    bytes: n as u64,
+                });
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(kind(&e)),
+        }
+    }
+    Err("no answer after 10 requests".into())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn report(
+    args: &LoadArgs,
+    addr: SocketAddr,
+    command: &str,
+    t: &Totals,
+    elapsed: Duration,
+) -> Result<(), Failure> {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let done = t.samples.len() as u64;
+    let failed: u64 = t.errors.values().sum();
+    let messages: u64 = t.samples.iter().map(|s| s.messages).sum();
+    let bytes: u64 = t.samples.iter().map(|s| s.bytes).sum();
+    println!(
+        "pmulab load: {} {} sessions of {command} against {addr}, {} at once, for {:.2} s",
+        done + failed,
+        args.protocol,
+        args.concurrency,
+        secs
+    );
+    println!(
+        "  sessions   {done:>10} done, {failed} failed   {:>12.1} /s",
+        done as f64 / secs
+    );
+    println!(
+        "  messages   {messages:>10}               {:>12.1} /s",
+        messages as f64 / secs
+    );
+    println!(
+        "  bytes      {bytes:>10}               {:>12.1} MB/s",
+        bytes as f64 / secs / 1e6
+    );
+    let mut latencies: [(&str, Vec<Duration>); 3] = [
+        ("connect", t.samples.iter().map(|s| s.connect).collect()),
+        ("first", t.samples.iter().filter_map(|s| s.first).collect()),
+        ("complete", t.samples.iter().map(|s| s.complete).collect()),
+    ];
+    println!(
+        "  latency    {:>12} {:>12} {:>12} {:>12}",
+        "p50", "p90", "p99", "max"
+    );
+    for (name, values) in &mut latencies {
+        values.sort();
+        println!(
+            "    {name:<8} {:>12} {:>12} {:>12} {:>12}",
+            ms(percentile(values, 0.5)),
+            ms(percentile(values, 0.9)),
+            ms(percentile(values, 0.99)),
+            ms(values.last().copied().unwrap_or_default())
+        );
+    }
+    match t.errors.is_empty() {
+        true => println!("  errors     none"),
+        false => {
+            for (kind, n) in &t.errors {
+                println!("  errors     {n} × {kind}");
+            }
+        }
+    }
+    if let Some(path) = &args.json {
+        let json = format!(
+            "{{\"sessions\": {done}, \"failed\": {failed}, \"seconds\": {secs:.6}, \"sessions_per_second\": {:.3}, \"messages_per_second\": {:.3}, \"bytes_per_second\": {:.3}, \"complete_p50_ms\": {:.4}, \"complete_p99_ms\": {:.4}}}\n",
+            done as f64 / secs,
+            messages as f64 / secs,
+            bytes as f64 / secs,
+            percentile(&latencies[2].1, 0.5).as_secs_f64() * 1000.0,
+            percentile(&latencies[2].1, 0.99).as_secs_f64() * 1000.0,
+        );
+        std::fs::write(path, json)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    match (done, failed) {
+        (0, _) => Err(Failure::runtime("no session completed")),
+        _ => Ok(()),
+    }
+}
