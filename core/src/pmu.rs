@@ -146,14 +146,20 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
             let _ = stack.close(listener);
             return Err(e);
         }
-        Ok(PmuServer {
+        Ok(Self::with_listener(listener, config))
+    }
+
+    /// Serves on a socket the platform has already made listen — e.g. one
+    /// listening socket shared by a server per core.
+    pub fn with_listener(listener: S::TcpSocket, config: SessionConfig) -> Self {
+        PmuServer {
             listener,
             slots: core::array::from_fn(|_| None),
             closing: core::array::from_fn(|_| None),
             config,
             limit: N,
             accept_paused_until: None,
-        })
+        }
     }
 
     /// Serves at most `limit` sessions at once (never more than `N`).

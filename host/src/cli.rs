@@ -295,6 +295,11 @@ pub struct SessionOptions {
     /// Seed for the random message counts, for reproducible runs.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Event loops, one per thread, sharing the listening socket and splitting
+    /// --max-sessions [default: one per core; one below 64 sessions].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Args)]

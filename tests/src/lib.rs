@@ -11,21 +11,23 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The `pmulab` binary built by the same `cargo test --workspace` run.
+/// The `pmulab` binary built by the same `cargo test --workspace` run (or,
+/// for the benchmark runner, the same `--release` build).
 pub fn pmulab() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/pmulab
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let bin = dir.join("pmulab");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
-        bin.display()
-    );
-    bin
+    // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>/pmulab
+    let candidates = [exe.parent(), exe.parent().and_then(Path::parent)];
+    let bin = candidates
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join("pmulab"))
+        .find(|bin| bin.exists());
+    bin.unwrap_or_else(|| {
+        panic!(
+            "no pmulab next to {}: run `cargo test --workspace`, which builds it",
+            exe.display()
+        )
+    })
 }
 
 /// A `pmulab` command with its arguments.

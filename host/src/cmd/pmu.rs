@@ -114,7 +114,8 @@ fn serve<S>(
     about: &str,
 ) -> Result<(), Failure>
 where
-    S: TcpFullStack + HalfClose + Park + LocalAddr,
+    S: TcpFullStack + HalfClose + Park + LocalAddr + Send,
+    S::TcpSocket: Send,
 {
     let config = SessionConfig {
         count: options.count,
@@ -139,7 +140,51 @@ where
         options.flood_bytes, options.max_sessions
     ));
 
-    let mut rng = seeded_or_random(options.seed);
+    // One event loop per core, all accepting from the one listening socket.
+    // The session limit is split between them, so a small limit keeps one
+    // loop: then "busy" means exactly --max-sessions sessions are running.
+    let threads = options.threads.map_or_else(
+        || match options.max_sessions >= 64 {
+            true => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            false => 1,
+        },
+        usize::from,
+    );
+    let per_thread = (usize::from(options.max_sessions) / threads).max(1);
+    server.set_session_limit(per_thread);
+    let mut workers = Vec::new();
+    for i in 1..threads {
+        let (worker, listener) = stack
+            .worker(server.listener())
+            .map_err(|e| Failure::runtime(format!("cannot share the listening socket: {e}")))?;
+        let mut extra: Box<PmuServer<S, MAX_SESSIONS>> =
+            Box::new(PmuServer::with_listener(listener, config));
+        extra.set_session_limit(per_thread);
+        workers.push((
+            worker,
+            extra,
+            options.seed.map(|s| s.wrapping_add(i as u64)),
+        ));
+    }
+    std::thread::scope(|scope| {
+        for (worker, mut extra, seed) in workers {
+            scope.spawn(move || event_loop(worker, &mut extra, clock, seed, log));
+        }
+        event_loop(stack, &mut server, clock, options.seed, log)
+    })
+}
+
+fn event_loop<S>(
+    mut stack: S,
+    server: &mut PmuServer<S, MAX_SESSIONS>,
+    clock: HostClock,
+    seed: Option<u64>,
+    log: &Log,
+) -> !
+where
+    S: TcpFullStack + HalfClose + Park,
+{
+    let mut rng = seeded_or_random(seed);
     let mut buf = vec![0u8; SEND_BUFFER];
     loop {
         server.poll(&mut stack, clock.now(), &mut rng, &mut buf, &mut |event| {
@@ -157,21 +202,33 @@ pub fn describe_count(count: MessageCount) -> String {
     }
 }
 
-/// The address a listening socket got (port 0 picks one).
-pub trait LocalAddr: TcpClientStack {
+/// What `serve` needs of a host stack beyond embedded-nal: the address a
+/// listening socket got (port 0 picks one), and a stack for another thread
+/// that accepts from the same listening socket.
+pub trait LocalAddr: TcpClientStack + Sized {
     /// The socket's local address.
     fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr>;
+    /// A new stack, for another thread, holding a handle to `listener`.
+    fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)>;
 }
 
 impl LocalAddr for StdStack {
     fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
         self.local_addr(socket)
     }
+    fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)> {
+        let mut stack = StdStack::new(self.bind_ip(), self.clock());
+        let shared = stack.share_listener(self, listener)?;
+        Ok((stack, shared))
+    }
 }
 
 impl LocalAddr for TlsStack {
     fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
         self.local_addr(socket)
+    }
+    fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)> {
+        self.worker(listener)
     }
 }
 

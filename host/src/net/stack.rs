@@ -167,6 +167,29 @@ impl StdStack {
         }
     }
 
+    /// Where this stack's servers bind.
+    pub fn bind_ip(&self) -> IpAddr {
+        self.bind_ip
+    }
+
+    /// The clock whose instants this stack's park understands.
+    pub fn clock(&self) -> HostClock {
+        self.clock
+    }
+
+    /// A second handle, in this stack, to the listening socket `socket` of
+    /// `other`: several stacks (one per thread) then accept from one port.
+    pub fn share_listener(
+        &mut self,
+        other: &StdStack,
+        socket: &StdSocket,
+    ) -> io::Result<StdSocket> {
+        match &other.entry(socket).map_err(|e| e.0)?.kind {
+            Kind::Listener(l) => Ok(self.insert(Kind::Listener(l.try_clone()?))),
+            _ => Err(io::Error::other("socket is not listening")),
+        }
+    }
+
     /// Where the next `bind` binds (embedded-nal's `bind` takes only a port).
     pub fn set_bind_ip(&mut self, ip: IpAddr) {
         self.bind_ip = ip;

@@ -149,6 +149,16 @@ impl TlsStack {
         }
     }
 
+    /// A new TLS stack for another thread, accepting from `listener` too.
+    pub fn worker(&self, listener: &TlsSocket) -> io::Result<(TlsStack, TlsSocket)> {
+        let mut inner = StdStack::new(self.inner.bind_ip(), self.inner.clock());
+        let shared = inner.share_listener(&self.inner, &listener.inner)?;
+        Ok((
+            TlsStack::new(inner, self.role.clone()),
+            TlsSocket { inner: shared },
+        ))
+    }
+
     /// The local address of a socket (e.g. the listener's port).
     pub fn local_addr(&self, socket: &TlsSocket) -> io::Result<SocketAddr> {
         self.inner.local_addr(&socket.inner)

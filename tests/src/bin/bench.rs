@@ -1,0 +1,435 @@
+//! The benchmark runner: each row is pmulab against the reference it is
+//! compared with, measured in the same run on this machine, as a ratio.
+//! Every load is bounded in count and time, and stays on loopback.
+//!
+//!     cargo build --release -p pmulab && cargo run --release -p pmulab-tests --bin bench
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // A measuring tool: a failure should be loud.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pmulab_tests::*;
+
+const FLOOD: u64 = 256 << 20;
+
+struct Row {
+    name: String,
+    ours: String,
+    reference: String,
+    ratio: String,
+    target: String,
+}
+
+fn main() {
+    let mut rows = Vec::new();
+    let machine = machine();
+    eprintln!("bench: {machine}");
+    floodme(&mut rows);
+    sessions(&mut rows);
+    udp(&mut rows);
+    tls(&mut rows);
+    websocket(&mut rows);
+    idle(&mut rows);
+    println!("Measured {} on {machine}.\n", today());
+    println!("| benchmark | pmulab | reference | ratio | target |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.name, r.ours, r.reference, r.ratio, r.target
+        );
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {cpu}")
+}
+
+fn today() -> String {
+    let out = Command::new("date").arg("+%Y-%m-%d").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs `cmd` with stdout discarded; returns (seconds, peak RSS KiB, success).
+#[allow(clippy::zombie_processes)] // Reaped by wait4.
+fn timed(mut cmd: Command) -> (f64, i64, bool) {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let start = Instant::now();
+    let child = cmd.spawn().unwrap();
+    let (code, rss) = wait_with_peak_rss(&child);
+    (start.elapsed().as_secs_f64(), rss, code == 0)
+}
+
+fn mbps(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e6
+}
+
+fn floodme(rows: &mut Vec<Row>) {
+    let pmu = quiet(&["pmu", "--flood-bytes", &FLOOD.to_string()]);
+    let (t_ours, rss_ours, ok) =
+        timed(pmulab_cmd(["pdc", "127.0.0.1", &pmu.port(), "CMD_floodme"]));
+    assert!(ok, "pmulab pdc failed");
+    let mut py = Command::new(python());
+    py.arg(peer("student_pdc.py"))
+        .args(["127.0.0.1", &pmu.port(), "CMD_floodme"]);
+    let (t_py, rss_py, ok) = timed(py);
+    assert!(ok, "the Python PDC failed");
+    let ours = mbps(FLOOD, t_ours);
+    rows.push(Row {
+        name: "floodme 256 MiB, receive (MB/s; peak RSS)".into(),
+        ours: format!("{ours:.0} MB/s; {:.1} MiB", rss_ours as f64 / 1024.0),
+        reference: format!(
+            "Python PDC {:.0} MB/s; {:.0} MiB",
+            mbps(FLOOD, t_py),
+            rss_py as f64 / 1024.0
+        ),
+        ratio: format!("{:.1}×", t_py / t_ours),
+        target: "≥ 10× Python, flat memory".into(),
+    });
+    match iperf3() {
+        Some(limit) => rows.push(Row {
+            name: "floodme vs the loopback limit".into(),
+            ours: format!("{ours:.0} MB/s"),
+            reference: format!("iperf3 {limit:.0} MB/s"),
+            ratio: format!("{:.2}", ours / limit),
+            target: "≥ 0.5 of the limit".into(),
+        }),
+        None => eprintln!("bench: iperf3 is not available; the loopback-limit row is left out"),
+    }
+}
+
+/// The kernel's loopback limit for one TCP stream, in MB/s, by iperf3
+/// (installed with apt-get when missing and possible).
+fn iperf3() -> Option<f64> {
+    let have = |_: ()| {
+        Command::new("sh")
+            .args(["-c", "command -v iperf3"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have(()) {
+        let _ = Command::new("sh")
+            .args([
+                "-c",
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 >/dev/null 2>&1",
+            ])
+            .status();
+    }
+    if !have(()) {
+        return None;
+    }
+    let port = free_tcp_port();
+    let mut server = Command::new("iperf3")
+        .args(["-s", "-1", "-B", "127.0.0.1", "-p", &port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new("iperf3")
+        .args(["-c", "127.0.0.1", "-p", &port, "-n", "256M", "-J"])
+        .output()
+        .ok()?;
+    let _ = server.kill();
+    let _ = server.wait();
+    let json = String::from_utf8_lossy(&out.stdout);
+    let received = json.split("\"sum_received\"").nth(1)?;
+    let bps: f64 = received
+        .split("\"bits_per_second\":")
+        .nth(1)?
+        .split([',', '}'])
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(bps / 8.0 / 1e6)
+}
+
+fn free_tcp_port() -> String {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string()
+}
+
+/// Runs `pmulab load` and returns its sessions (or answers) per second.
+fn load(args: &[&str]) -> f64 {
+    let json = std::env::temp_dir().join(format!("pmulab-bench-{}.json", std::process::id()));
+    let mut cmd = pmulab_cmd(["load"]);
+    cmd.args(args).arg("--json").arg(&json);
+    let out = run(cmd, Duration::from_secs(120));
+    assert_eq!(out.code(), 0, "{out:?}");
+    eprintln!(
+        "{}",
+        out.stdout.lines().take(2).collect::<Vec<_>>().join("\n")
+    );
+    let text = std::fs::read_to_string(&json).unwrap();
+    let _ = std::fs::remove_file(&json);
+    text.split("\"sessions_per_second\": ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The floor: a minimal thread-per-core blocking PMU (accept, read the
+/// command, 15 writes, close), written here.
+fn minimal_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for _ in 0..cores {
+        let listener = listener.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                if stream.read(&mut buf).is_err() {
+                    continue;
+                }
+                for i in 0..15 {
+                    if stream
+                        .write_all(format!("This is PMU data {i}").as_bytes())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    port
+}
+
+/// A pmulab server on a free port, quiet (a log line per session would be
+/// measured too).
+fn quiet(args: &[&str]) -> Server {
+    let mut cmd = pmulab_cmd(args);
+    cmd.args(["--port", "0"]);
+    Server::start(cmd, false)
+}
+
+fn sessions(rows: &mut Vec<Row>) {
+    let pmu = quiet(&["pmu"]);
+    let ours = load(&["127.0.0.1", &pmu.port(), "--duration", "5"]);
+    drop(pmu);
+    let mut py = Command::new(python());
+    py.arg(peer("course_pmu.py"));
+    let py_pmu = Server::start(py, true);
+    let python_rate = load(&["127.0.0.1", &py_pmu.port(), "--duration", "5"]);
+    drop(py_pmu);
+    let floor = load(&["127.0.0.1", &minimal_server(), "--duration", "5"]);
+    rows.push(Row {
+        name: "PMU sessions/s (CMD_short:0, n = 15, 64 concurrent PDCs)".into(),
+        ours: format!("{ours:.0}"),
+        reference: format!(
+            "Python course-style {python_rate:.0}; minimal blocking server {floor:.0}"
+        ),
+        ratio: format!(
+            "{:.1}× Python; {:.2}× minimal",
+            ours / python_rate,
+            ours / floor
+        ),
+        target: "≥ 4× Python, ≥ 1× minimal".into(),
+    });
+}
+
+fn udp(rows: &mut Vec<Row>) {
+    let pmu = quiet(&["reset-pmu", "--loss", "0", "--family", "4"]);
+    let ours = load(&[
+        "127.0.0.1",
+        &pmu.port(),
+        "--protocol",
+        "udp",
+        "--duration",
+        "4",
+    ]);
+    drop(pmu);
+    let mut py = Command::new(python());
+    py.arg(peer("course_udp_pmu.py")).args(["--loss", "0"]);
+    let py_pmu = Server::start(py, true);
+    let reference = load(&[
+        "127.0.0.1",
+        &py_pmu.port(),
+        "--protocol",
+        "udp",
+        "--duration",
+        "4",
+    ]);
+    rows.push(Row {
+        name: "UDP reset answers/s (64 clients)".into(),
+        ours: format!("{ours:.0}"),
+        reference: format!("Python responder {reference:.0}"),
+        ratio: format!("{:.1}×", ours / reference),
+        target: "≥ 2×".into(),
+    });
+}
+
+fn tls(rows: &mut Vec<Row>) {
+    let dir = std::env::temp_dir().join(format!("pmulab-bench-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display().to_string();
+    for args in [
+        vec!["ca".to_string(), "init".into(), format!("{d}/ca")],
+        vec![
+            "ca".into(),
+            "request".into(),
+            d.clone(),
+            "--cn".into(),
+            "localhost".into(),
+        ],
+        vec![
+            "ca".into(),
+            "sign".into(),
+            format!("{d}/localhost.csr"),
+            "--ca".into(),
+            format!("{d}/ca"),
+            "--out".into(),
+            format!("{d}/localhost.crt"),
+        ],
+    ] {
+        assert_eq!(run(pmulab_cmd(&args), Duration::from_secs(30)).code(), 0);
+    }
+    let (crt, key, ca) = (
+        format!("{d}/localhost.crt"),
+        format!("{d}/localhost_key.pem"),
+        format!("{d}/ca/ca.crt"),
+    );
+    let tls_load = |port: &str, command: &str| {
+        load(&[
+            "127.0.0.1",
+            port,
+            "--protocol",
+            "tls",
+            "--ca",
+            &ca,
+            "--concurrency",
+            "16",
+            "--duration",
+            "4",
+            "--command",
+            command,
+        ])
+    };
+    let pmu = Server::start(pmulab_cmd(["secure-pmu", "0", &crt, &key]), false);
+    let ours = tls_load(&pmu.port(), "CMD_short:0");
+    drop(pmu);
+    let port = free_tcp_port();
+    let mut openssl = Command::new("openssl")
+        .args([
+            "s_server", "-quiet", "-www", "-accept", &port, "-cert", &crt, "-key", &key,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // s_server -www answers an HTTP request with a status page and closes.
+    let openssl_rate = tls_load(&port, "GET / HTTP/1.0\r\n\r\n");
+    let _ = openssl.kill();
+    let _ = openssl.wait();
+    let mut py = Command::new(python());
+    py.arg(peer("student_secure_pmu.py"))
+        .args(["0", &crt, &key]);
+    let py_pmu = Server::start(py, true);
+    let python_rate = tls_load(&py_pmu.port(), "CMD_short:0");
+    let _ = std::fs::remove_dir_all(&dir);
+    rows.push(Row {
+        name: "TLS sessions/s (handshake + one exchange, 16 concurrent, ECDSA P-256)".into(),
+        ours: format!("{ours:.0}"),
+        reference: format!("openssl s_server {openssl_rate:.0}; Python ssl {python_rate:.0}"),
+        ratio: format!(
+            "{:.1}× openssl; {:.1}× Python",
+            ours / openssl_rate,
+            ours / python_rate
+        ),
+        target: "ahead of openssl s_server".into(),
+    });
+}
+
+fn websocket(rows: &mut Vec<Row>) {
+    let ws = quiet(&["ws-pmu"]);
+    let ours = load(&[
+        "127.0.0.1",
+        &ws.port(),
+        "--protocol",
+        "ws",
+        "--concurrency",
+        "16",
+        "--duration",
+        "4",
+    ]);
+    drop(ws);
+    let mut py = Command::new(python());
+    py.arg(peer("course_ws_pmu.py"));
+    let py_ws = Server::start(py, true);
+    let reference = load(&[
+        "127.0.0.1",
+        &py_ws.port(),
+        "--protocol",
+        "ws",
+        "--concurrency",
+        "16",
+        "--duration",
+        "4",
+    ]);
+    rows.push(Row {
+        name: "WebSocket sessions/s (CMD_short:0, 16 concurrent)".into(),
+        ours: format!("{ours:.0}"),
+        reference: format!("Python websockets {reference:.0}"),
+        ratio: format!("{:.1}×", ours / reference),
+        target: "≥ 4×".into(),
+    });
+}
+
+fn idle(rows: &mut Vec<Row>) {
+    let pmu = quiet(&["pmu"]);
+    let mut py = Command::new(python());
+    py.arg(peer("course_pmu.py"));
+    let py_pmu = Server::start(py, true);
+    let (a, b) = (cpu_time(pmu.child.id()), cpu_time(py_pmu.child.id()));
+    std::thread::sleep(Duration::from_secs(3));
+    let ours = cpu_time(pmu.child.id()) - a;
+    let reference = cpu_time(py_pmu.child.id()) - b;
+    rows.push(Row {
+        name: "CPU of an idle server over 3 s".into(),
+        ours: format!("{} ms", ours.as_millis()),
+        reference: format!("Python server {} ms", reference.as_millis()),
+        ratio: "—".into(),
+        target: "near zero".into(),
+    });
+    // A client waiting out three 1-second timeouts against a silent port.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let mut client = pmulab_cmd(["reset", "127.0.0.1", &port, "--max-attempts", "3"]);
+    client.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = client.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let used = cpu_time(child.id());
+    let _ = wait_with_limit(&mut child, Duration::from_secs(10));
+    rows.push(Row {
+        name: "CPU of a reset client waiting out timeouts (2.5 s)".into(),
+        ours: format!("{} ms", used.as_millis()),
+        reference: "—".into(),
+        ratio: "—".into(),
+        target: "near zero".into(),
+    });
+}
