@@ -37,6 +37,9 @@ for i in 1 2 3; do "$P" pdc 127.0.0.1 15003 CMD_short:0 > seq$i.txt; done
 wait
 "$P" pdc 127.0.0.1 15003 CMD_floodme > flood.txt
 "$P" reset 127.0.0.1 15004 --timeout 0.5 --max-attempts 40 > reset.txt
+# A hostile client: garbage gets one ERROR line and a close.
+"$P" pdc 127.0.0.1 15003 HELLO --raw 2> garbage.txt || test $? = 3
+"$P" pdc 127.0.0.1 15003 CMD_short:0 > after.txt
 "#,
         dir = dir.display(),
         pmulab = pmulab.display()
@@ -66,11 +69,20 @@ wait
     assert_eq!(flood::first_mismatch(0, &flood_text), None);
     let reset = read("reset.txt");
     assert!(reset.starts_with("OFFSET="), "{reset}");
+    let garbage = read("garbage.txt");
+    assert!(
+        garbage.contains("refused the command: ERROR: unknown command"),
+        "{garbage}"
+    );
+    assert_eq!(
+        read("after.txt").lines().collect::<Vec<_>>(),
+        expected_messages(15)
+    );
 
     // The board says how it went when --exit-after stops it.
     assert!(
         out.stderr
-            .contains("stopping after 7 sessions (0 aborted, 0 refused)"),
+            .contains("stopping after 9 sessions (0 aborted, 1 refused)"),
         "{}",
         out.stderr
     );
