@@ -227,14 +227,35 @@ fn quiet(args: &[&str]) -> Server {
 
 fn sessions(rows: &mut Vec<Row>) {
     let pmu = quiet(&["pmu"]);
-    let ours = load(&["127.0.0.1", &pmu.port(), "--duration", "5"]);
+    let ours = load(&[
+        "127.0.0.1",
+        &pmu.port(),
+        "--duration",
+        "5",
+        "--sessions",
+        "1000000",
+    ]);
     drop(pmu);
     let mut py = Command::new(python());
     py.arg(peer("course_pmu.py"));
     let py_pmu = Server::start(py, true);
-    let python_rate = load(&["127.0.0.1", &py_pmu.port(), "--duration", "5"]);
+    let python_rate = load(&[
+        "127.0.0.1",
+        &py_pmu.port(),
+        "--duration",
+        "5",
+        "--sessions",
+        "1000000",
+    ]);
     drop(py_pmu);
-    let floor = load(&["127.0.0.1", &minimal_server(), "--duration", "5"]);
+    let floor = load(&[
+        "127.0.0.1",
+        &minimal_server(),
+        "--duration",
+        "5",
+        "--sessions",
+        "1000000",
+    ]);
     rows.push(Row {
         name: "PMU sessions/s (CMD_short:0, n = 15, 64 concurrent PDCs)".into(),
         ours: format!("{ours:.0}"),
@@ -251,29 +272,30 @@ fn sessions(rows: &mut Vec<Row>) {
 }
 
 fn udp(rows: &mut Vec<Row>) {
+    // Few clients: with many, the load generator's own threads are what is measured.
+    let udp_load = |port: &str| {
+        load(&[
+            "127.0.0.1",
+            port,
+            "--protocol",
+            "udp",
+            "--concurrency",
+            "4",
+            "--sessions",
+            "5000000",
+            "--duration",
+            "4",
+        ])
+    };
     let pmu = quiet(&["reset-pmu", "--loss", "0", "--family", "4"]);
-    let ours = load(&[
-        "127.0.0.1",
-        &pmu.port(),
-        "--protocol",
-        "udp",
-        "--duration",
-        "4",
-    ]);
+    let ours = udp_load(&pmu.port());
     drop(pmu);
     let mut py = Command::new(python());
     py.arg(peer("course_udp_pmu.py")).args(["--loss", "0"]);
     let py_pmu = Server::start(py, true);
-    let reference = load(&[
-        "127.0.0.1",
-        &py_pmu.port(),
-        "--protocol",
-        "udp",
-        "--duration",
-        "4",
-    ]);
+    let reference = udp_load(&py_pmu.port());
     rows.push(Row {
-        name: "UDP reset answers/s (64 clients)".into(),
+        name: "UDP reset answers/s (4 clients, loss 0)".into(),
         ours: format!("{ours:.0}"),
         reference: format!("Python responder {reference:.0}"),
         ratio: format!("{:.1}×", ours / reference),
