@@ -140,6 +140,23 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from(bytes.to_vec())
 }
 
+/// 1 to 64 characters, none of them control characters.
+fn sane_common_name(cn: &str) -> bool {
+    !cn.is_empty() && cn.chars().count() <= MAX_CN && !cn.chars().any(char::is_control)
+}
+
+/// A fresh ECDSA P-256 key, and certificate parameters naming `cn`, for a
+/// file in `dir` (created if missing).
+fn new_key_for(dir: &Path, cn: &str) -> Result<(KeyPair, CertificateParams), Refusal> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Refusal::Other(format!("cannot create {}: {e}", dir.display())))?;
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(other)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    Ok((key, params))
+}
+
 /// Creates a CA in `dir`: `ca.key` and a self-signed `ca.crt`.
 pub fn init(dir: &Path, cn: &str, force: bool) -> Result<(PathBuf, PathBuf), Refusal> {
     let (crt, key_path) = ca_files(dir);
@@ -149,12 +166,7 @@ pub fn init(dir: &Path, cn: &str, force: bool) -> Result<(PathBuf, PathBuf), Ref
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Refusal::Other(format!("cannot create {}: {e}", dir.display())))?;
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(other)?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, cn);
+    let (key, mut params) = new_key_for(dir, cn)?;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -235,7 +247,7 @@ pub fn check_csr(pem: &str) -> Result<(Vec<u8>, String, String), Refusal> {
         .as_str()
         .map_err(|_| Refusal::BadCommonName("<not text>".into()))?
         .to_string();
-    if cn.is_empty() || cn.chars().count() > MAX_CN || cn.chars().any(char::is_control) {
+    if !sane_common_name(&cn) {
         return Err(Refusal::BadCommonName(cn));
     }
     Ok((der, cn, key))
@@ -307,15 +319,10 @@ pub fn sign(
 
 /// Makes `<cn>_key.pem` and `<cn>.csr` in `dir`, for users without openssl.
 pub fn request(dir: &Path, cn: &str) -> Result<(PathBuf, PathBuf), Refusal> {
-    if cn.is_empty() || cn.chars().count() > MAX_CN || cn.chars().any(char::is_control) {
+    if !sane_common_name(cn) {
         return Err(Refusal::BadCommonName(cn.to_string()));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Refusal::Other(format!("cannot create {}: {e}", dir.display())))?;
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(other)?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, cn);
+    let (key, params) = new_key_for(dir, cn)?;
     let csr = params.serialize_request(&key).map_err(other)?;
     let stem: String = cn
         .chars()
