@@ -578,10 +578,15 @@ impl Multicast for StdStack {
 
 impl HalfClose for StdStack {
     fn half_close(&mut self, socket: &mut StdSocket) -> Result<(), NetError> {
-        match &self.entry(socket)?.kind {
-            Kind::Stream(s) => Ok(s.shutdown(Shutdown::Write)?),
-            _ => Err(bad_state("connected")),
+        let entry = self.entry_mut(socket)?;
+        match &entry.kind {
+            Kind::Stream(s) => s.shutdown(Shutdown::Write)?,
+            _ => return Err(bad_state("connected")),
         }
+        // What follows a FIN is waiting for the peer's: the first read is
+        // answered by poll, not by a read that would only say "not yet".
+        entry.wants_read = true;
+        Ok(())
     }
 }
 
