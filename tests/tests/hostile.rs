@@ -88,8 +88,21 @@ fn resets_and_half_closes_in_the_middle_of_floods() {
     assert!(rss_kib(pmu.child.id()) < 64 * 1024, "memory stays bounded");
 }
 
+/// Lets this process (and the servers it starts) hold a few thousand sockets.
+fn raise_open_file_limit() {
+    // SAFETY: plain getrlimit/setrlimit on this process, with a valid struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < 8192 {
+            limit.rlim_cur = limit.rlim_max.min(8192);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 #[test]
 fn a_burst_of_connections_at_once_is_answered_or_refused_cleanly() {
+    raise_open_file_limit();
     let pmu = start_pmu(&[
         "--count",
         "3",
