@@ -139,3 +139,93 @@ fn a_burst_of_connections_at_once_is_answered_or_refused_cleanly() {
     well_behaved(&pmu);
     assert!(rss_kib(pmu.child.id()) < 64 * 1024, "memory stays bounded");
 }
+
+#[test]
+fn silent_clients_of_the_tls_and_websocket_pmus_are_timed_out() {
+    // TLS: a TCP connection that never starts its handshake.
+    let dir = std::env::temp_dir().join(format!("pmulab-hostile-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    for args in [
+        vec!["ca".to_string(), "init".into(), format!("{d}/ca")],
+        vec![
+            "ca".into(),
+            "request".into(),
+            d.clone(),
+            "--cn".into(),
+            "localhost".into(),
+        ],
+        vec![
+            "ca".into(),
+            "sign".into(),
+            format!("{d}/localhost.csr"),
+            "--ca".into(),
+            format!("{d}/ca"),
+            "--out".into(),
+            format!("{d}/localhost.crt"),
+        ],
+    ] {
+        assert_eq!(run(pmulab_cmd(&args), LIMIT).code(), 0);
+    }
+    let tls = Server::start(
+        pmulab_cmd([
+            "secure-pmu",
+            "0",
+            &format!("{d}/localhost.crt"),
+            &format!("{d}/localhost_key.pem"),
+            "--command-timeout",
+            "1",
+        ]),
+        false,
+    );
+    let mut silent = TcpStream::connect(tls.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    // The server gives up on it: end of stream, or a reset.
+    let _ = silent.read_to_end(&mut rest);
+    assert!(
+        tls.wait_for_log("never completed its handshake", LIMIT)
+            .is_some()
+    );
+    let out = run(
+        pmulab_cmd([
+            "secure-pdc",
+            "CMD_short:0",
+            &format!("{d}/ca/ca.crt"),
+            "--port",
+            &tls.port(),
+        ]),
+        LIMIT,
+    );
+    assert_eq!(out.ok_lines().len(), 15);
+
+    // WebSocket: upgraded, then silent.
+    let ws = Server::start(
+        pmulab_cmd(["ws-pmu", "--port", "0", "--command-timeout", "1"]),
+        false,
+    );
+    let mut s = TcpStream::connect(ws.addr).unwrap();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("ERROR: no complete command in time"),
+        "{text}"
+    );
+    let url = format!("ws://127.0.0.1:{}/", ws.port());
+    assert_eq!(
+        run(pmulab_cmd(["pdc", &url, "CMD_short:0"]), LIMIT)
+            .ok_lines()
+            .len(),
+        15
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -253,7 +253,8 @@ fn report(log: &Log, event: &ServerEvent<'_>) {
         ServerEvent::Finished { peer, bytes } => {
             log.info(format_args!("{peer} done, {bytes} bytes sent"))
         }
-        ServerEvent::Aborted { peer, bytes, error } => log.info(format_args!(
+        // Rare, and on a TLS server the sign of a failed handshake: always shown.
+        ServerEvent::Aborted { peer, bytes, error } => log.always(format_args!(
             "{peer} aborted after {bytes} bytes: {error:?}"
         )),
         ServerEvent::AcceptFailed { error } => log.always(format_args!(
