@@ -235,6 +235,35 @@ fn would_block<T>(e: io::Error) -> nb::Result<T, NetError> {
     }
 }
 
+/// accept4(2) with SOCK_NONBLOCK: the new connection is non-blocking from
+/// the start, one system call fewer per session than accept + fcntl.
+fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    use std::os::fd::FromRawFd;
+    let fd = listener.as_raw_fd();
+    // SAFETY: accept4 writes at most `*len` bytes of address into `storage`,
+    // as try_init expects; the returned descriptor is new and ours.
+    let (conn, addr) = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            let conn = libc::accept4(
+                fd,
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            match conn {
+                -1 => Err(io::Error::last_os_error()),
+                conn => Ok(conn),
+            }
+        })?
+    };
+    // SAFETY: `conn` is a connected socket descriptor that nothing else owns.
+    let stream = unsafe { TcpStream::from_raw_fd(conn) };
+    let peer = addr
+        .as_socket()
+        .ok_or_else(|| io::Error::other("accepted a connection without an IP address"))?;
+    Ok((stream, peer))
+}
+
 /// A zero-timeout poll of one descriptor for writability.
 fn writable_now(fd: RawFd) -> bool {
     let mut pfd = libc::pollfd {
@@ -400,11 +429,8 @@ impl TcpFullStack for StdStack {
         if entry.wants_read {
             return Err(nb::Error::WouldBlock);
         }
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                stream.set_nonblocking(true).map_err(NetError)?;
-                Ok((self.insert(Kind::Stream(stream)), peer))
-            }
+        match accept_nonblocking(listener) {
+            Ok((stream, peer)) => Ok((self.insert(Kind::Stream(stream)), peer)),
             Err(e) => {
                 if e.kind() == io::ErrorKind::WouldBlock {
                     entry.wants_read = true;
