@@ -46,6 +46,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// before it is closed regardless.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// How long a session may wait for its peer to read before it is dropped:
+/// a client that never reads must not hold a session slot forever.
+pub const SEND_STALL: Duration = Duration::from_secs(30);
+
 /// Reads of leftover input per poll while a connection closes.
 const DRAIN_READS: usize = 4;
 
@@ -106,6 +110,26 @@ struct Slot<T> {
     peer: SocketAddr,
     session: Session,
     sent: u64,
+    /// Since when sending has made no progress (the peer is not reading).
+    blocked_since: Option<Instant>,
+}
+
+/// The reason logged for a session dropped after [`SEND_STALL`].
+struct StoppedReading;
+
+impl Debug for StoppedReading {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "the peer stopped reading for {} s", SEND_STALL.as_secs())
+    }
+}
+
+/// What one pass over a session left it as.
+enum Drive<E> {
+    Running,
+    Done,
+    Failed(E),
+    /// The peer stopped reading for [`SEND_STALL`].
+    Stalled,
 }
 
 /// A connection that has sent its last byte and a FIN, and reads (and
@@ -190,26 +214,34 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
         self.accept_pending(stack, now, log);
         for slot in &mut self.slots {
             let Some(active) = slot else { continue };
-            match drive(stack, active, now, rng, buf, log) {
-                Ok(false) => {}
-                Ok(true) => {
-                    if let Some(done) = slot.take() {
-                        log(ServerEvent::Finished {
-                            peer: done.peer,
-                            bytes: done.sent,
-                        });
-                        start_closing(stack, &mut self.closing, done.socket, now);
-                    }
+            let outcome = drive(stack, active, now, rng, buf, log);
+            if let Drive::Running = outcome {
+                continue;
+            }
+            let Some(ended) = slot.take() else { continue };
+            match outcome {
+                Drive::Done => {
+                    log(ServerEvent::Finished {
+                        peer: ended.peer,
+                        bytes: ended.sent,
+                    });
+                    start_closing(stack, &mut self.closing, ended.socket, now);
                 }
-                Err(error) => {
-                    if let Some(failed) = slot.take() {
-                        log(ServerEvent::Aborted {
-                            peer: failed.peer,
-                            bytes: failed.sent,
-                            error: &error,
-                        });
-                        let _ = stack.close(failed.socket);
-                    }
+                Drive::Failed(error) => {
+                    log(ServerEvent::Aborted {
+                        peer: ended.peer,
+                        bytes: ended.sent,
+                        error: &error,
+                    });
+                    let _ = stack.close(ended.socket);
+                }
+                Drive::Stalled | Drive::Running => {
+                    log(ServerEvent::Aborted {
+                        peer: ended.peer,
+                        bytes: ended.sent,
+                        error: &StoppedReading,
+                    });
+                    let _ = stack.close(ended.socket);
                 }
             }
         }
@@ -264,6 +296,7 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                                 peer,
                                 session: Session::new(now, self.config),
                                 sent: 0,
+                                blocked_since: None,
                             });
                             log(ServerEvent::Accepted { peer });
                         }
@@ -293,13 +326,18 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
         self.slots
             .iter()
             .flatten()
-            .map(|slot| slot.session.poll_timeout())
+            .flat_map(|slot| {
+                [
+                    slot.session.poll_timeout(),
+                    slot.blocked_since.map(|t| t + SEND_STALL),
+                ]
+            })
             .chain(self.closing.iter().flatten().map(|c| Some(c.until)))
             .fold(self.accept_paused_until, earliest)
     }
 }
 
-/// Moves one session as far as it goes at `now`; `Ok(true)` when it is done.
+/// Moves one session as far as it goes at `now`.
 fn drive<S: TcpFullStack>(
     stack: &mut S,
     slot: &mut Slot<S::TcpSocket>,
@@ -307,7 +345,7 @@ fn drive<S: TcpFullStack>(
     rng: &mut impl Random,
     buf: &mut [u8],
     log: &mut impl FnMut(ServerEvent<'_>),
-) -> Result<bool, S::Error> {
+) -> Drive<S::Error> {
     while slot.session.is_awaiting_command() {
         let input = match stack.receive(&mut slot.socket, buf) {
             Ok(0) => slot.session.handle_peer_closed(now, rng),
@@ -316,7 +354,7 @@ fn drive<S: TcpFullStack>(
             Err(nb::Error::Other(e)) if e.kind() == TcpErrorKind::PipeClosed => {
                 slot.session.handle_peer_closed(now, rng)
             }
-            Err(nb::Error::Other(e)) => return Err(e),
+            Err(nb::Error::Other(e)) => return Drive::Failed(e),
         };
         let peer = slot.peer;
         match input {
@@ -344,15 +382,26 @@ fn drive<S: TcpFullStack>(
             Ok(n) => {
                 slot.session.handle_sent(n);
                 slot.sent += n as u64;
+                // Progress; a short send means the peer's window is full from now on.
+                slot.blocked_since = (n < due).then_some(now);
                 if n < due {
                     break;
                 }
             }
-            Err(nb::Error::WouldBlock) => break,
-            Err(nb::Error::Other(e)) => return Err(e),
+            Err(nb::Error::WouldBlock) => {
+                slot.blocked_since.get_or_insert(now);
+                break;
+            }
+            Err(nb::Error::Other(e)) => return Drive::Failed(e),
         }
     }
-    Ok(slot.session.is_done())
+    if slot.session.is_done() {
+        return Drive::Done;
+    }
+    match slot.blocked_since {
+        Some(since) if now >= since + SEND_STALL => Drive::Stalled,
+        _ => Drive::Running,
+    }
 }
 
 /// Sends a FIN and parks the socket until the peer's FIN; with no room to

@@ -333,3 +333,31 @@ fn a_finished_connection_reads_to_the_peer_s_fin_before_release() {
     assert!(h.net.released_by_stack(b));
     assert_eq!(h.net.open_sockets(), 1, "only the listener stays open");
 }
+
+#[test]
+fn a_peer_that_stops_reading_is_dropped_after_the_stall_limit() {
+    let mut h = Harness::<4>::new(SessionConfig {
+        flood_bytes: 1_000_000,
+        ..fixed(3)
+    });
+    let stuck = h.connect(b"CMD_floodme");
+    h.net.set_window(stuck, Some(1000));
+    h.poll();
+    assert_eq!(h.net.received(stuck).len(), 1000);
+    // Its window stays shut; meanwhile another client is served normally.
+    let other = h.connect(b"CMD_short:1");
+    h.run_until(Instant::from_secs(29));
+    assert_eq!(h.net.received(other), messages(3));
+    assert!(
+        !h.net.closed_by_stack(stuck),
+        "not dropped before the limit"
+    );
+    h.run_until(Instant::from_secs(31));
+    assert!(h.net.released_by_stack(stuck), "dropped at the limit");
+    assert!(
+        h.log.iter().any(|l| l.contains("stopped reading")),
+        "{:?}",
+        h.log
+    );
+    assert_eq!(h.server.sessions(), 0);
+}
