@@ -314,3 +314,52 @@ pub fn cpu_time(pid: u32) -> Duration {
 pub fn expected_messages(n: u32) -> Vec<String> {
     (0..n).map(|i| format!("This is PMU data {i}")).collect()
 }
+
+/// A CA and a certificate for `localhost` it signed, made with `pmulab ca`
+/// in a fresh `dir`.
+#[derive(Debug)]
+pub struct LocalhostPki {
+    /// The CA certificate, for clients.
+    pub ca: String,
+    /// The server certificate.
+    pub crt: String,
+    /// Its private key.
+    pub key: String,
+}
+
+impl LocalhostPki {
+    /// Makes the files in `dir` (emptied first).
+    pub fn new(dir: &Path) -> LocalhostPki {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("create the PKI directory");
+        let d = dir.display().to_string();
+        let steps: [Vec<String>; 3] = [
+            vec!["ca".into(), "init".into(), format!("{d}/ca")],
+            vec![
+                "ca".into(),
+                "request".into(),
+                d.clone(),
+                "--cn".into(),
+                "localhost".into(),
+            ],
+            vec![
+                "ca".into(),
+                "sign".into(),
+                format!("{d}/localhost.csr"),
+                "--ca".into(),
+                format!("{d}/ca"),
+                "--out".into(),
+                format!("{d}/localhost.crt"),
+            ],
+        ];
+        for args in steps {
+            let out = run(pmulab_cmd(&args), Duration::from_secs(30));
+            assert_eq!(out.code(), 0, "pmulab {args:?}: {}", out.stderr);
+        }
+        LocalhostPki {
+            ca: format!("{d}/ca/ca.crt"),
+            crt: format!("{d}/localhost.crt"),
+            key: format!("{d}/localhost_key.pem"),
+        }
+    }
+}

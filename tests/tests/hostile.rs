@@ -144,35 +144,13 @@ fn a_burst_of_connections_at_once_is_answered_or_refused_cleanly() {
 fn silent_clients_of_the_tls_and_websocket_pmus_are_timed_out() {
     // TLS: a TCP connection that never starts its handshake.
     let dir = std::env::temp_dir().join(format!("pmulab-hostile-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let d = dir.display().to_string();
-    for args in [
-        vec!["ca".to_string(), "init".into(), format!("{d}/ca")],
-        vec![
-            "ca".into(),
-            "request".into(),
-            d.clone(),
-            "--cn".into(),
-            "localhost".into(),
-        ],
-        vec![
-            "ca".into(),
-            "sign".into(),
-            format!("{d}/localhost.csr"),
-            "--ca".into(),
-            format!("{d}/ca"),
-            "--out".into(),
-            format!("{d}/localhost.crt"),
-        ],
-    ] {
-        assert_eq!(run(pmulab_cmd(&args), LIMIT).code(), 0);
-    }
+    let pki = LocalhostPki::new(&dir);
     let tls = Server::start(
         pmulab_cmd([
             "secure-pmu",
             "0",
-            &format!("{d}/localhost.crt"),
-            &format!("{d}/localhost_key.pem"),
+            &pki.crt,
+            &pki.key,
             "--command-timeout",
             "1",
         ]),
@@ -190,13 +168,7 @@ fn silent_clients_of_the_tls_and_websocket_pmus_are_timed_out() {
             .is_some()
     );
     let out = run(
-        pmulab_cmd([
-            "secure-pdc",
-            "CMD_short:0",
-            &format!("{d}/ca/ca.crt"),
-            "--port",
-            &tls.port(),
-        ]),
+        pmulab_cmd(["secure-pdc", "CMD_short:0", &pki.ca, "--port", &tls.port()]),
         LIMIT,
     );
     assert_eq!(out.ok_lines().len(), 15);

@@ -305,35 +305,7 @@ fn udp(rows: &mut Vec<Row>) {
 
 fn tls(rows: &mut Vec<Row>) {
     let dir = std::env::temp_dir().join(format!("pmulab-bench-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = dir.display().to_string();
-    for args in [
-        vec!["ca".to_string(), "init".into(), format!("{d}/ca")],
-        vec![
-            "ca".into(),
-            "request".into(),
-            d.clone(),
-            "--cn".into(),
-            "localhost".into(),
-        ],
-        vec![
-            "ca".into(),
-            "sign".into(),
-            format!("{d}/localhost.csr"),
-            "--ca".into(),
-            format!("{d}/ca"),
-            "--out".into(),
-            format!("{d}/localhost.crt"),
-        ],
-    ] {
-        assert_eq!(run(pmulab_cmd(&args), Duration::from_secs(30)).code(), 0);
-    }
-    let (crt, key, ca) = (
-        format!("{d}/localhost.crt"),
-        format!("{d}/localhost_key.pem"),
-        format!("{d}/ca/ca.crt"),
-    );
+    let LocalhostPki { ca, crt, key } = LocalhostPki::new(&dir);
     let tls_load = |port: &str, command: &str| {
         load(&[
             "127.0.0.1",
