@@ -21,7 +21,21 @@ const NUMBER_LEN: usize = 7;
 const PROSE: &[u8] = b"the concentrator asks, the measurement unit answers: \
 frequency, voltage phasor, current phasor, and a time stamp from the grid clock; ";
 
-const _: () = assert!(PROSE.len() >= LINE_LEN - NUMBER_LEN - 2);
+const BODY_LEN: usize = LINE_LEN - NUMBER_LEN - 2;
+const _: () = assert!(PROSE.len() >= BODY_LEN);
+/// How far along the prose each line starts after the one before.
+const PROSE_STEP: usize = 13;
+const _: () = assert!(PROSE_STEP < PROSE.len());
+/// The prose twice over, so that any body is one contiguous slice.
+const PROSE_TWICE: [u8; 2 * PROSE.len()] = {
+    let mut twice = [0u8; 2 * PROSE.len()];
+    let mut i = 0;
+    while i < twice.len() {
+        twice[i] = PROSE[i % PROSE.len()];
+        i += 1;
+    }
+    twice
+};
 
 /// Writes message `index` (`This is PMU data <index>`) into `out` and
 /// returns its length.
@@ -39,16 +53,39 @@ pub fn message(index: u32, out: &mut [u8; MAX_MESSAGE_LEN]) -> usize {
 /// bytes of this endless text.
 pub fn fill(offset: u64, out: &mut [u8]) {
     let mut line_no = offset / LINE_LEN as u64;
-    let mut skip = (offset % LINE_LEN as u64) as usize;
-    let mut written = 0;
+    let skip = (offset % LINE_LEN as u64) as usize;
+    let mut out = out;
     let mut line = [0u8; LINE_LEN];
-    while written < out.len() {
+    if skip != 0 {
         render_line(line_no, &mut line);
-        let take = (LINE_LEN - skip).min(out.len() - written);
-        out[written..written + take].copy_from_slice(&line[skip..skip + take]);
-        written += take;
-        skip = 0;
+        let take = (LINE_LEN - skip).min(out.len());
+        out[..take].copy_from_slice(&line[skip..skip + take]);
+        out = &mut out[take..];
         line_no += 1;
+    }
+    // Whole lines are the hot path of a flood (a PMU generates every byte it
+    // sends): the number is counted up in place rather than divided out, and
+    // the body is one fixed-size copy from the doubled prose.
+    let mut lines = out.chunks_exact_mut(LINE_LEN);
+    let mut number = [0u8; NUMBER_LEN + 1];
+    render_number(line_no, &mut number);
+    let mut start = prose_start(line_no);
+    for whole in &mut lines {
+        whole[..NUMBER_LEN + 1].copy_from_slice(&number);
+        whole[NUMBER_LEN + 1..LINE_LEN - 1].copy_from_slice(&PROSE_TWICE[start..start + BODY_LEN]);
+        whole[LINE_LEN - 1] = b'\n';
+        count_up(&mut number);
+        start += PROSE_STEP;
+        if start >= PROSE.len() {
+            start -= PROSE.len();
+        }
+        line_no += 1;
+    }
+    let rest = lines.into_remainder();
+    if !rest.is_empty() {
+        render_line(line_no, &mut line);
+        let take = rest.len();
+        rest.copy_from_slice(&line[..take]);
     }
 }
 
@@ -73,22 +110,41 @@ pub fn first_mismatch(offset: u64, received: &[u8]) -> Option<u64> {
     None
 }
 
+/// One line, computed from its number alone (the reference for `fill`).
 fn render_line(line_no: u64, line: &mut [u8; LINE_LEN]) {
+    let mut number = [0u8; NUMBER_LEN + 1];
+    render_number(line_no, &mut number);
+    line[..NUMBER_LEN + 1].copy_from_slice(&number);
+    let start = prose_start(line_no);
+    line[NUMBER_LEN + 1..LINE_LEN - 1].copy_from_slice(&PROSE_TWICE[start..start + BODY_LEN]);
+    line[LINE_LEN - 1] = b'\n';
+}
+
+/// The line number (modulo 10^7, zero-padded) and the space after it.
+fn render_number(line_no: u64, out: &mut [u8; NUMBER_LEN + 1]) {
     let mut number = line_no % 10u64.pow(NUMBER_LEN as u32);
-    for slot in line[..NUMBER_LEN].iter_mut().rev() {
+    for slot in out[..NUMBER_LEN].iter_mut().rev() {
         *slot = b'0' + (number % 10) as u8;
         number /= 10;
     }
-    line[NUMBER_LEN] = b' ';
-    let start = (line_no.wrapping_mul(13) % PROSE.len() as u64) as usize;
-    // The prose wraps around: copy its tail, then as much of its head as fits.
-    let body = &mut line[NUMBER_LEN + 1..LINE_LEN - 1];
-    let tail = &PROSE[start..];
-    let first = tail.len().min(body.len());
-    body[..first].copy_from_slice(&tail[..first]);
-    let rest = body.len() - first;
-    body[first..].copy_from_slice(&PROSE[..rest]);
-    line[LINE_LEN - 1] = b'\n';
+    out[NUMBER_LEN] = b' ';
+}
+
+/// Adds one to a rendered line number; 9999999 wraps to 0000000.
+fn count_up(number: &mut [u8; NUMBER_LEN + 1]) {
+    for digit in number[..NUMBER_LEN].iter_mut().rev() {
+        if *digit == b'9' {
+            *digit = b'0';
+        } else {
+            *digit += 1;
+            return;
+        }
+    }
+}
+
+/// Where line `line_no`'s body starts in the prose.
+fn prose_start(line_no: u64) -> usize {
+    (line_no.wrapping_mul(PROSE_STEP as u64) % PROSE.len() as u64) as usize
 }
 
 /// Writes `value` in decimal at the start of `out`; returns the digit count.
@@ -143,6 +199,38 @@ mod tests {
                 .iter()
                 .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n')
         );
+    }
+
+    /// Byte `k` of the flood, straight from the definition.
+    fn byte_at(k: u64) -> u8 {
+        let (line, pos) = (k / LINE_LEN as u64, (k % LINE_LEN as u64) as usize);
+        match pos {
+            0..NUMBER_LEN => {
+                let place = 10u64.pow((NUMBER_LEN - 1 - pos) as u32);
+                b'0' + (line / place % 10) as u8
+            }
+            NUMBER_LEN => b' ',
+            p if p == LINE_LEN - 1 => b'\n',
+            p => {
+                let at = line * PROSE_STEP as u64 + (p - NUMBER_LEN - 1) as u64;
+                PROSE[(at % PROSE.len() as u64) as usize]
+            }
+        }
+    }
+
+    #[test]
+    fn fill_matches_the_definition_at_any_offset_and_length() {
+        // Around the start, odd offsets, and the wrap of the 7-digit number.
+        let wrap = 9_999_998 * LINE_LEN as u64;
+        for base in [0u64, 1, 63, 64, 1000, wrap - 5, wrap, wrap + 70] {
+            for len in [0usize, 1, 63, 64, 65, 129, 700] {
+                let mut out = [0u8; 700];
+                fill(base, &mut out[..len]);
+                for (i, byte) in out[..len].iter().enumerate() {
+                    assert_eq!(*byte, byte_at(base + i as u64), "byte {}", base + i as u64);
+                }
+            }
+        }
     }
 
     #[test]
