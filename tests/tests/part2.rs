@@ -156,6 +156,48 @@ fn a_256_mib_flood_streams_byte_exact_in_flat_memory() {
     assert!(peak_kib < 16 * 1024, "PDC peak RSS {peak_kib} KiB");
 }
 
+/// The PDC reads a flood in bulk (it is woken per 256 KiB, not per
+/// segment), yet a flood that pauses is shown up to where it paused: the
+/// server here sends the rest only once the PDC has printed the first part.
+#[test]
+fn a_flood_that_pauses_is_printed_up_to_the_pause() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let (go_on, resume) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut command = [0u8; 64];
+        let _ = conn.read(&mut command).unwrap();
+        let mut text = vec![0u8; 3000];
+        flood::fill(0, &mut text);
+        conn.write_all(&text[..1000]).unwrap();
+        // Without a word from the test, the rest never comes.
+        if resume.recv_timeout(LIMIT).is_ok() {
+            conn.write_all(&text[1000..]).unwrap();
+        }
+    });
+    let mut child = pmulab_cmd(["pdc", "127.0.0.1", &port, "CMD_floodme"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < 1000 {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "the PDC ended after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got.len(), 1000, "more than the first part before the pause");
+    go_on.send(()).unwrap();
+    stdout.read_to_end(&mut got).unwrap();
+    server.join().unwrap();
+    assert_eq!(wait_with_limit(&mut child, LIMIT).code(), Some(0));
+    assert_eq!(got.len(), 3000);
+    assert_eq!(flood::first_mismatch(0, &got), None);
+}
+
 #[test]
 fn hostile_clients_do_not_disturb_a_well_behaved_one() {
     let pmu = start_pmu(&["--count", "5", "--command-timeout", "1"]);

@@ -24,6 +24,9 @@ use crate::ws_client::{self, WsTarget};
 
 /// Extra patience beyond a command's own interval before calling the PMU silent.
 const GRACE: Duration = Duration::from_secs(10);
+/// The low-water mark for a flood: a reader woken per 256 KiB rather than
+/// per segment (see `StdStack::set_bulk_receive`).
+const BULK_RECEIVE: u32 = 256 * 1024;
 
 /// How to reach the PMU over TLS.
 struct TlsTarget<'a> {
@@ -180,7 +183,10 @@ fn fetch_and_print(
     };
     log.info(format_args!("connecting to {remote}"));
     let clock = HostClock::new();
-    let plain = StdStack::new(std::net::Ipv4Addr::UNSPECIFIED.into(), clock);
+    let mut plain = StdStack::new(std::net::Ipv4Addr::UNSPECIFIED.into(), clock);
+    if kind == ReplyKind::Raw {
+        plain.set_bulk_receive(BULK_RECEIVE);
+    }
     match tls {
         None => exchange(plain, clock, request, &config, options),
         Some(target) => {
