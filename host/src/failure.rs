@@ -2,7 +2,7 @@
 
 use std::fmt::Display;
 
-use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
+use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 /// Why a subcommand failed.
 #[derive(Debug)]
@@ -27,6 +27,18 @@ impl Failure {
         Failure {
             code: EXIT_USAGE,
             message: message.to_string(),
+        }
+    }
+
+    /// Stdout failed. A closed pipe (`| head`) is no error: the reader has
+    /// what it wanted, so the command stops quietly with status 0.
+    pub fn output(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure {
+                code: EXIT_OK,
+                message: String::new(),
+            },
+            _ => Failure::runtime(format!("cannot write the output: {e}")),
         }
     }
 }

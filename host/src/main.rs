@@ -46,7 +46,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::from(cli::EXIT_OK),
         Err(failure) => {
-            eprintln!("pmulab {name}: error: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("pmulab {name}: error: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }

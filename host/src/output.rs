@@ -3,9 +3,28 @@
 
 use std::io::{self, BufWriter, StdoutLock, Write};
 
+use crate::failure::Failure;
+
 use pmulab_core::deframer::Piece;
 use pmulab_core::pdc::PdcOutput;
 use pmulab_core::time::Instant;
+
+/// `println!` that returns a failed write instead of panicking; a reader
+/// that went away (`| head`) ends the command quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::say_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// One line on stdout; see [`say!`].
+pub fn say_line(line: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(Failure::output)
+}
 
 /// The reply on stdout: one line per message, or the raw text.
 pub struct StdoutReply {

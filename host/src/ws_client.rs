@@ -248,7 +248,7 @@ pub fn fetch(
 }
 
 fn write_failed(e: std::io::Error) -> Failure {
-    runtime(format!("cannot write the output: {e}"))
+    Failure::output(e)
 }
 
 fn opcode_name(opcode: OpCode) -> &'static str {

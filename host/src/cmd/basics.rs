@@ -10,6 +10,7 @@ use super::resolve::ipv4_first;
 use crate::cli::{EchoClientArgs, EchoServerArgs, UdpReceiverArgs, UdpSenderArgs};
 use crate::failure::Failure;
 use crate::log::Log;
+use crate::output::say;
 
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65_507;
@@ -32,7 +33,7 @@ pub fn udp_receiver(args: UdpReceiverArgs) -> Result<(), Failure> {
         let text = String::from_utf8_lossy(&buf[..len]);
         writeln!(stdout, "from {from}: {text}")
             .and_then(|()| stdout.flush())
-            .map_err(Failure::runtime)?;
+            .map_err(Failure::output)?;
         received += 1;
     }
     Ok(())
@@ -55,7 +56,7 @@ pub fn udp_sender(args: UdpSenderArgs) -> Result<(), Failure> {
     socket
         .send_to(args.message.as_bytes(), to)
         .map_err(|e| Failure::runtime(format!("cannot send to {to}: {e}")))?;
-    println!("Message sent");
+    say!("Message sent")?;
     Ok(())
 }
 
@@ -124,7 +125,7 @@ pub fn echo_client(args: EchoClientArgs) -> Result<(), Failure> {
             "received: {:?}",
             String::from_utf8_lossy(&piece[..n])
         )
-        .map_err(Failure::runtime)?;
+        .map_err(Failure::output)?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use time::{Date, OffsetDateTime, Time};
 use crate::ca;
 use crate::cli::CaCommand;
 use crate::failure::Failure;
+use crate::output::say;
 
 /// Runs one CA command.
 pub fn run(command: CaCommand) -> Result<(), Failure> {
@@ -13,15 +14,15 @@ pub fn run(command: CaCommand) -> Result<(), Failure> {
         CaCommand::Init(args) => {
             let cn = args.cn.unwrap_or_else(ca::default_name);
             let (crt, key) = ca::init(&args.dir, &cn, args.force).map_err(Failure::runtime)?;
-            println!(
+            say!(
                 "CA created: {} (private, keep it) and {}",
                 key.display(),
                 crt.display()
-            );
-            println!(
+            )?;
+            say!(
                 "give clients {} to verify the certificates this CA signs",
                 crt.display()
-            );
+            )?;
             Ok(())
         }
         CaCommand::Sign(args) => {
@@ -48,21 +49,21 @@ pub fn run(command: CaCommand) -> Result<(), Failure> {
             let day = format_description!("[year]-[month]-[day]");
             let from = issued.valid.0.format(day).unwrap_or_default();
             let until = issued.valid.1.format(day).unwrap_or_default();
-            println!(
+            say!(
                 "signed {}: CN={} ({}), valid {from} to {until}",
                 args.out.display(),
                 issued.common_name,
                 issued.key
-            );
+            )?;
             Ok(())
         }
         CaCommand::Request(args) => {
             let (key, csr) = ca::request(&args.dir, &args.cn).map_err(Failure::runtime)?;
-            println!(
+            say!(
                 "key {} (private, keep it) and request {}",
                 key.display(),
                 csr.display()
-            );
+            )?;
             Ok(())
         }
     }

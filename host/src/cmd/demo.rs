@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::failure::Failure;
 use crate::launch::{Finished, Launched, run_self};
+use crate::output::say;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -31,23 +32,23 @@ fn ok(f: &Finished, what: &str) -> Result<(), Failure> {
     }
 }
 
-fn part(title: &str, body: impl FnOnce() -> Result<String, Failure>) -> bool {
-    println!("\n{title}");
+fn part(title: &str, body: impl FnOnce() -> Result<String, Failure>) -> Result<bool, Failure> {
+    say!("\n{title}")?;
     match body() {
         Ok(notice) => {
-            println!("  ✓ {notice}");
-            true
+            say!("  ✓ {notice}")?;
+            Ok(true)
         }
         Err(e) => {
-            println!("  ✗ {}", e.message);
-            false
+            say!("  ✗ {}", e.message)?;
+            Ok(false)
         }
     }
 }
 
 /// Runs every part; exits 0 when all worked.
 pub fn run() -> Result<(), Failure> {
-    println!("pmulab demo: the socket-programming lab, parts 1 to 6, on this machine");
+    say!("pmulab demo: the socket-programming lab, parts 1 to 6, on this machine")?;
     let results = [
         part(
             "Part 1 — socket basics: a TCP echo read back in 16-byte pieces",
@@ -61,7 +62,7 @@ pub fn run() -> Result<(), Failure> {
                 let f = run_self(&args(&["echo-client", "127.0.0.1", &port, sentence]), LIMIT)?;
                 ok(&f, "the echo client")?;
                 for line in f.stdout.lines() {
-                    println!("    {line}");
+                    say!("    {line}")?;
                 }
                 Ok(format!(
                     "{} bytes came back in {} pieces: a stream has no message boundaries",
@@ -69,7 +70,7 @@ pub fn run() -> Result<(), Failure> {
                     f.stdout.lines().count()
                 ))
             },
-        ),
+        )?,
         part(
             "Part 2 — PMU/PDC over TCP: messages glued and split by the stream",
             || {
@@ -98,14 +99,14 @@ pub fn run() -> Result<(), Failure> {
                     .filter(|l| l.starts_with("trace: read"))
                     .take(3)
                 {
-                    println!("    {line}");
+                    say!("    {line}")?;
                 }
                 Ok(format!(
                     "{} messages arrived in {reads} reads of at most 40 bytes, split inside messages; the PDC printed them one per line",
                     f.stdout.lines().count()
                 ))
             },
-        ),
+        )?,
         part(
             "Part 3 — clock reset over UDP with loss: retransmit until answered",
             || {
@@ -137,7 +138,7 @@ pub fn run() -> Result<(), Failure> {
                     "30 resets against a PMU losing 40% of requests: {estimate}"
                 ))
             },
-        ),
+        )?,
         part(
             "Part 4 — multicast: one broadcaster, every member hears it",
             || {
@@ -158,7 +159,7 @@ pub fn run() -> Result<(), Failure> {
                 false => Err(Failure::runtime("the receiver did not get the bot's datagrams")),
             }
             },
-        ),
+        )?,
         part(
             "Part 5 — the PMU behind TLS, verified against the course's CA",
             || {
@@ -186,7 +187,7 @@ pub fn run() -> Result<(), Failure> {
                     LIMIT,
                 )?;
                 ok(&signed, "ca sign")?;
-                println!("    {}", signed.stdout.trim());
+                say!("    {}", signed.stdout.trim())?;
                 let (_pmu, port) = start(
                     "TLS PMU",
                     &[
@@ -214,7 +215,7 @@ pub fn run() -> Result<(), Failure> {
                     f.stdout.lines().count()
                 ))
             },
-        ),
+        )?,
         part(
             "Part 6 — WebSocket: the protocol keeps message boundaries",
             || {
@@ -238,10 +239,10 @@ pub fn run() -> Result<(), Failure> {
                     f.stdout.lines().count()
                 ))
             },
-        ),
+        )?,
     ];
     let worked = results.iter().filter(|r| **r).count();
-    println!("\n{worked} of {} parts worked.", results.len());
+    say!("\n{worked} of {} parts worked.", results.len())?;
     match worked == results.len() {
         true => Ok(()),
         false => Err(Failure::runtime("some parts did not work (see above)")),

@@ -15,6 +15,7 @@ use crate::ca;
 use crate::cli::GradeArgs;
 use crate::failure::Failure;
 use crate::launch::{self, Finished, Launched};
+use crate::output::say;
 
 /// The course's maximum grade per part.
 const MAX_GRADE: f64 = 5.0;
@@ -465,13 +466,13 @@ pub fn run(args: GradeArgs) -> Result<(), Failure> {
         _ => part6(&program)?,
     };
     let passed = checks.iter().filter(|c| c.passed).count();
-    println!(
+    say!(
         "pmulab grade: part {} — {}",
         args.part,
         args.program.join(" ")
-    );
+    )?;
     for c in &checks {
-        println!(
+        say!(
             "  {}  {}{}",
             if c.passed { "PASS" } else { "FAIL" },
             c.name,
@@ -480,19 +481,19 @@ pub fn run(args: GradeArgs) -> Result<(), Failure> {
             } else {
                 format!(": {}", c.detail)
             }
-        );
+        )?;
         if !c.passed || args.show_output {
             for line in c.output.lines().take(30) {
-                println!("        {line}");
+                say!("        {line}")?;
             }
         }
     }
     let score = (MAX_GRADE * passed as f64 / checks.len().max(1) as f64 * 100.0).round() / 100.0;
     let success = u8::from(passed == checks.len());
-    println!(
+    say!(
         "{passed} of {} checks passed: score {score} / {MAX_GRADE}",
         checks.len()
-    );
+    )?;
     if let Some(path) = &args.json {
         let json =
             format!("{{\"max_grade\": {MAX_GRADE}, \"score\": {score}, \"success\": {success}}}\n");

@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pmulab_core::deframer::{Deframer, Piece};
+use pmulab_core::reset::codec::Offset;
 
 use super::pdc::seconds;
 use super::resolve::ipv4_first;
 use crate::cli::LoadArgs;
 use crate::failure::Failure;
+use crate::output::say;
 use crate::tls_config;
 
 /// What one session measured.
@@ -244,6 +246,7 @@ fn reset_exchange(
         match socket.recv(&mut buf) {
             Ok(n) => {
                 let elapsed = start.elapsed();
+                Offset::parse(&buf[..n]).map_err(|e| format!("a bad answer: {e}"))?;
                 return Ok(Sample {
                     connect: Duration::ZERO,
                     first: Some(elapsed),
@@ -287,49 +290,62 @@ fn report(
     let failed: u64 = t.errors.values().sum();
     let messages: u64 = t.samples.iter().map(|s| s.messages).sum();
     let bytes: u64 = t.samples.iter().map(|s| s.bytes).sum();
-    println!(
+    say!(
         "pmulab load: {} {} sessions of {command} against {addr}, {} at once, for {:.2} s",
         done + failed,
         args.protocol,
         args.concurrency,
         secs
-    );
-    println!(
+    )?;
+    say!(
         "  sessions   {done:>10} done, {failed} failed   {:>12.1} /s",
         done as f64 / secs
-    );
-    println!(
+    )?;
+    say!(
         "  messages   {messages:>10}               {:>12.1} /s",
         messages as f64 / secs
-    );
-    println!(
+    )?;
+    say!(
         "  bytes      {bytes:>10}               {:>12.1} MB/s",
         bytes as f64 / secs / 1e6
-    );
+    )?;
     let mut latencies: [(&str, Vec<Duration>); 3] = [
         ("connect", t.samples.iter().map(|s| s.connect).collect()),
         ("first", t.samples.iter().filter_map(|s| s.first).collect()),
         ("complete", t.samples.iter().map(|s| s.complete).collect()),
     ];
-    println!(
+    say!(
         "  latency    {:>12} {:>12} {:>12} {:>12}",
-        "p50", "p90", "p99", "max"
-    );
+        "p50",
+        "p90",
+        "p99",
+        "max"
+    )?;
     for (name, values) in &mut latencies {
         values.sort();
-        println!(
+        if values.is_empty() {
+            say!(
+                "    {name:<8} {:>12} {:>12} {:>12} {:>12}",
+                "-",
+                "-",
+                "-",
+                "-"
+            )?;
+            continue;
+        }
+        say!(
             "    {name:<8} {:>12} {:>12} {:>12} {:>12}",
             ms(percentile(values, 0.5)),
             ms(percentile(values, 0.9)),
             ms(percentile(values, 0.99)),
             ms(values.last().copied().unwrap_or_default())
-        );
+        )?;
     }
     match t.errors.is_empty() {
-        true => println!("  errors     none"),
+        true => say!("  errors     none")?,
         false => {
             for (kind, n) in &t.errors {
-                println!("  errors     {n} × {kind}");
+                say!("  errors     {n} × {kind}")?;
             }
         }
     }

@@ -92,7 +92,7 @@ pub fn receiver(args: ReceiverArgs, log: &Log) -> Result<(), Failure> {
         escape_controls(frame.text, &mut line);
         writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())
-            .map_err(|e| Failure::runtime(format!("cannot write the output: {e}")))?;
+            .map_err(Failure::output)?;
         printed += 1;
     }
     Ok(())

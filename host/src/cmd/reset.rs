@@ -13,6 +13,7 @@ use crate::cli::ResetArgs;
 use crate::failure::Failure;
 use crate::log::Log;
 use crate::net::{HostClock, StdStack};
+use crate::output::say;
 use crate::stats;
 
 /// Runs one reset, or the experiment with `--trials`.
@@ -42,10 +43,10 @@ pub fn run(args: ResetArgs, log: &Log) -> Result<(), Failure> {
                 rounds,
                 ..
             } => {
-                println!(
+                say!(
                     "{offset} after {} (answer from {from})",
                     plural(rounds, "request")
-                );
+                )?;
                 Ok(())
             }
             Outcome::GaveUp { rounds } => Err(Failure::runtime(format!(
@@ -141,28 +142,28 @@ fn experiment(
     if progress {
         eprintln!();
     }
-    println!(
+    say!(
         "{trials} trials against {asked}: {} answered, {gave_up} gave up",
         answered.len()
-    );
+    )?;
     let Some(estimate) = stats::estimate(&answered) else {
         return Err(Failure::runtime(
             "no trial got an answer: nothing to estimate",
         ));
     };
-    println!("mean requests per answer: {:.3}", estimate.mean);
-    println!(
+    say!("mean requests per answer: {:.3}", estimate.mean)?;
+    say!(
         "loss estimate p̂ = 1 − 1/mean = {:.3} (95% confidence interval {:.3} to {:.3})",
-        estimate.p_hat, estimate.interval.0, estimate.interval.1
-    );
+        estimate.p_hat,
+        estimate.interval.0,
+        estimate.interval.1
+    )?;
     if gave_up > 0 {
-        println!(
-            "note: trials that gave up are left out, so p̂ is biased low; raise --max-attempts"
-        );
+        say!("note: trials that gave up are left out, so p̂ is biased low; raise --max-attempts")?;
     }
-    println!("requests │ trials");
+    say!("requests │ trials")?;
     for row in stats::histogram(&answered, 40) {
-        println!("{row}");
+        say!("{row}")?;
     }
     Ok(())
 }
