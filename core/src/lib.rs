@@ -30,6 +30,7 @@ pub mod pmu;
 pub mod reset;
 pub mod rng;
 pub mod session;
+pub mod slots;
 pub mod stack;
 pub mod time;
 

@@ -31,6 +31,7 @@ use embedded_nal::{TcpError, TcpErrorKind, TcpFullStack, nb};
 use crate::command::{Command, CommandError};
 use crate::rng::Random;
 use crate::session::{Input, Session, SessionConfig};
+use crate::slots::Slots;
 use crate::stack::HalfClose;
 use crate::time::{Instant, earliest};
 
@@ -142,8 +143,8 @@ struct Closing<T> {
 /// A PMU serving up to `N` sessions at once.
 pub struct PmuServer<S: TcpFullStack, const N: usize> {
     listener: S::TcpSocket,
-    slots: [Option<Slot<S::TcpSocket>>; N],
-    closing: [Option<Closing<S::TcpSocket>>; N],
+    slots: Slots<Slot<S::TcpSocket>, N>,
+    closing: Slots<Closing<S::TcpSocket>, N>,
     config: SessionConfig,
     limit: usize,
     accept_paused_until: Option<Instant>,
@@ -178,8 +179,8 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
     pub fn with_listener(listener: S::TcpSocket, config: SessionConfig) -> Self {
         PmuServer {
             listener,
-            slots: core::array::from_fn(|_| None),
-            closing: core::array::from_fn(|_| None),
+            slots: Slots::new(),
+            closing: Slots::new(),
             config,
             limit: N,
             accept_paused_until: None,
@@ -198,7 +199,7 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
 
     /// Sessions in progress.
     pub fn sessions(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.slots.len()
     }
 
     /// Does all the work possible at `now` without waiting. `buf` is the
@@ -212,13 +213,17 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
         log: &mut impl FnMut(ServerEvent<'_>),
     ) {
         self.accept_pending(stack, now, log);
-        for slot in &mut self.slots {
-            let Some(active) = slot else { continue };
+        for i in 0..self.slots.end() {
+            let Some(active) = self.slots.get_mut(i) else {
+                continue;
+            };
             let outcome = drive(stack, active, now, rng, buf, log);
             if let Drive::Running = outcome {
                 continue;
             }
-            let Some(ended) = slot.take() else { continue };
+            let Some(ended) = self.slots.remove(i) else {
+                continue;
+            };
             match outcome {
                 Drive::Done => {
                     log(ServerEvent::Finished {
@@ -250,8 +255,10 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
 
     /// Lets closing connections read to the peer's FIN, and closes them.
     fn finish_closing(&mut self, stack: &mut S, now: Instant, buf: &mut [u8]) {
-        for entry in &mut self.closing {
-            let Some(closing) = entry else { continue };
+        for i in 0..self.closing.end() {
+            let Some(closing) = self.closing.get_mut(i) else {
+                continue;
+            };
             let mut finished = now >= closing.until;
             for _ in 0..DRAIN_READS {
                 match stack.receive(&mut closing.socket, buf) {
@@ -264,7 +271,7 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                     }
                 }
             }
-            if finished && let Some(done) = entry.take() {
+            if finished && let Some(done) = self.closing.remove(i) {
                 let _ = stack.close(done.socket);
             }
         }
@@ -285,22 +292,20 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
             match stack.accept(&mut self.listener) {
                 Ok((socket, peer)) => {
                     let peer = canonical(peer);
-                    let free = match self.sessions() < self.limit {
-                        true => self.slots.iter_mut().find(|s| s.is_none()),
-                        false => None,
+                    let slot = Slot {
+                        socket,
+                        peer,
+                        session: Session::new(now, self.config),
+                        sent: 0,
+                        blocked_since: None,
                     };
-                    match free {
-                        Some(free) => {
-                            *free = Some(Slot {
-                                socket,
-                                peer,
-                                session: Session::new(now, self.config),
-                                sent: 0,
-                                blocked_since: None,
-                            });
-                            log(ServerEvent::Accepted { peer });
-                        }
-                        None => {
+                    let placed = match self.slots.len() < self.limit {
+                        true => self.slots.insert(slot),
+                        false => Err(slot),
+                    };
+                    match placed {
+                        Ok(_) => log(ServerEvent::Accepted { peer }),
+                        Err(Slot { socket, .. }) => {
                             let mut socket = socket;
                             // Best effort: a fresh socket takes a short line.
                             let _ = stack.send(&mut socket, BUSY_LINE);
@@ -325,14 +330,13 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.slots
             .iter()
-            .flatten()
             .flat_map(|slot| {
                 [
                     slot.session.poll_timeout(),
                     slot.blocked_since.map(|t| t + SEND_STALL),
                 ]
             })
-            .chain(self.closing.iter().flatten().map(|c| Some(c.until)))
+            .chain(self.closing.iter().map(|c| Some(c.until)))
             .fold(self.accept_paused_until, earliest)
     }
 }
@@ -408,21 +412,20 @@ fn drive<S: TcpFullStack>(
 /// park it (or no FIN possible), closes at once.
 fn start_closing<S: HalfClose, const N: usize>(
     stack: &mut S,
-    closing: &mut [Option<Closing<S::TcpSocket>>; N],
+    closing: &mut Slots<Closing<S::TcpSocket>, N>,
     mut socket: S::TcpSocket,
     now: Instant,
 ) {
-    let free = closing.iter_mut().find(|c| c.is_none());
-    match (stack.half_close(&mut socket), free) {
-        (Ok(()), Some(free)) => {
-            *free = Some(Closing {
-                socket,
-                until: now + LINGER,
-            })
-        }
-        _ => {
-            let _ = stack.close(socket);
-        }
+    if stack.half_close(&mut socket).is_err() {
+        let _ = stack.close(socket);
+        return;
+    }
+    let parked = closing.insert(Closing {
+        socket,
+        until: now + LINGER,
+    });
+    if let Err(Closing { socket, .. }) = parked {
+        let _ = stack.close(socket);
     }
 }
 
