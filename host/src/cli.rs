@@ -297,7 +297,8 @@ pub struct SessionOptions {
     pub seed: Option<u64>,
 
     /// Event loops, one per thread, sharing the listening socket and splitting
-    /// --max-sessions [default: one per core; one below 64 sessions].
+    /// --max-sessions [default: pmu one per two cores, secure-pmu one per
+    /// core; one below 64 sessions].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
 }
