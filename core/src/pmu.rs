@@ -138,6 +138,9 @@ enum Drive<E> {
 struct Closing<T> {
     socket: T,
     until: Instant,
+    /// The busy line is still to be sent (then the FIN). A transport with
+    /// a handshake (TLS) can only take it once the peer has spoken.
+    busy_line: bool,
 }
 
 /// A PMU serving up to `N` sessions at once.
@@ -271,6 +274,13 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                     }
                 }
             }
+            // Best effort, retried until the linger time is up: a short line
+            // fits any fresh socket, once its transport is ready for data.
+            if !finished && closing.busy_line && stack.send(&mut closing.socket, BUSY_LINE).is_ok()
+            {
+                closing.busy_line = false;
+                finished = stack.half_close(&mut closing.socket).is_err();
+            }
             if finished && let Some(done) = self.closing.remove(i) {
                 let _ = stack.close(done.socket);
             }
@@ -306,10 +316,14 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                     match placed {
                         Ok(_) => log(ServerEvent::Accepted { peer }),
                         Err(Slot { socket, .. }) => {
-                            let mut socket = socket;
-                            // Best effort: a fresh socket takes a short line.
-                            let _ = stack.send(&mut socket, BUSY_LINE);
-                            start_closing(stack, &mut self.closing, socket, now);
+                            let refusing = self.closing.insert(Closing {
+                                socket,
+                                until: now + LINGER,
+                                busy_line: true,
+                            });
+                            if let Err(Closing { socket, .. }) = refusing {
+                                let _ = stack.close(socket);
+                            }
                             log(ServerEvent::Busy { peer });
                         }
                     }
@@ -423,6 +437,7 @@ fn start_closing<S: HalfClose, const N: usize>(
     let parked = closing.insert(Closing {
         socket,
         until: now + LINGER,
+        busy_line: false,
     });
     if let Err(Closing { socket, .. }) = parked {
         let _ = stack.close(socket);

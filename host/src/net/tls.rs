@@ -129,6 +129,22 @@ struct Session {
     tls: rustls::Connection,
     /// A FIN is due once the encrypted output is flushed.
     shutdown_pending: bool,
+    /// The peer has sent something: its handshake is under way.
+    heard: bool,
+    /// close_notify and the FIN wait for the handshake to finish, so that
+    /// what was written during it (a busy line) reaches the peer.
+    close_after_handshake: bool,
+}
+
+impl Session {
+    fn new(tls: rustls::Connection) -> Self {
+        Session {
+            tls,
+            shutdown_pending: false,
+            heard: false,
+            close_after_handshake: false,
+        }
+    }
 }
 
 /// TLS over the host stack; see the module documentation.
@@ -209,6 +225,11 @@ fn flush(
     socket: &mut StdSocket,
     session: &mut Session,
 ) -> Result<bool, TlsNetError> {
+    if session.close_after_handshake && !session.tls.is_handshaking() {
+        session.close_after_handshake = false;
+        session.tls.send_close_notify();
+        session.shutdown_pending = true;
+    }
     while session.tls.wants_write() {
         let mut below = WriteBelow { stack, socket };
         match session.tls.write_tls(&mut below) {
@@ -236,14 +257,17 @@ fn pull(
         Ok(0) => Err(nb::Error::Other(TlsNetError::Net(NetError(
             io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by peer"),
         )))),
-        Ok(_) => match session.tls.process_new_packets() {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                // rustls queued an alert for the peer; try to deliver it.
-                let _ = flush(stack, socket, session);
-                Err(nb::Error::Other(TlsNetError::Tls(e)))
+        Ok(_) => {
+            session.heard = true;
+            match session.tls.process_new_packets() {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    // rustls queued an alert for the peer; try to deliver it.
+                    let _ = flush(stack, socket, session);
+                    Err(nb::Error::Other(TlsNetError::Tls(e)))
+                }
             }
-        },
+        }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(nb::Error::WouldBlock),
         Err(e) => Err(nb::Error::Other(TlsNetError::Net(NetError(e)))),
     }
@@ -285,13 +309,7 @@ impl TcpClientStack for TlsStack {
                 .map_err(|e| nb::Error::Other(TlsNetError::Tls(e)))?;
             let mut tls = rustls::Connection::from(tls);
             tls.set_buffer_limit(Some(BUFFER_LIMIT));
-            self.sessions.insert(
-                index,
-                Session {
-                    tls,
-                    shutdown_pending: false,
-                },
-            );
+            self.sessions.insert(index, Session::new(tls));
         }
         let (stack, session) = self.parts(socket)?;
         // The connection counts as made once the handshake is done.
@@ -307,7 +325,9 @@ impl TcpClientStack for TlsStack {
     fn send(&mut self, socket: &mut TlsSocket, buffer: &[u8]) -> nb::Result<usize, TlsNetError> {
         let (stack, session) = self.parts(socket)?;
         flush(stack, &mut socket.inner, session)?;
-        if session.tls.is_handshaking() {
+        // A client that has not said a word cannot be answered; one in the
+        // middle of its handshake can: rustls holds the data until it ends.
+        if session.tls.is_handshaking() && !session.heard {
             return Err(nb::Error::Other(TlsNetError::HandshakeIncomplete));
         }
         let taken = io::Write::write(&mut session.tls.writer(), buffer)
@@ -393,13 +413,7 @@ impl TcpFullStack for TlsStack {
             Ok(tls) => {
                 let mut tls = rustls::Connection::from(tls);
                 tls.set_buffer_limit(Some(BUFFER_LIMIT));
-                self.sessions.insert(
-                    inner.index(),
-                    Session {
-                        tls,
-                        shutdown_pending: false,
-                    },
-                );
+                self.sessions.insert(inner.index(), Session::new(tls));
                 Ok((TlsSocket { inner }, peer))
             }
             Err(e) => {
@@ -413,6 +427,10 @@ impl TcpFullStack for TlsStack {
 impl HalfClose for TlsStack {
     fn half_close(&mut self, socket: &mut TlsSocket) -> Result<(), TlsNetError> {
         let (stack, session) = self.parts(socket)?;
+        if session.tls.is_handshaking() {
+            session.close_after_handshake = true;
+            return Ok(());
+        }
         session.tls.send_close_notify();
         // The FIN follows the close_notify once everything before it is out.
         session.shutdown_pending = true;
