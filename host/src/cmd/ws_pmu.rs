@@ -26,6 +26,7 @@ use crate::cli::WsPmuArgs;
 use crate::failure::Failure;
 use crate::log::Log;
 use crate::net::HostClock;
+use crate::net::deadline::DeadlineStream;
 use crate::rng::seeded_or_random;
 
 /// Above this size, floodme goes out in frames of [`AUTO_FRAGMENT`] unless
@@ -147,9 +148,14 @@ enum Ended {
 fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared<'_>) {
     let log = shared.log;
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(shared.config.command_timeout));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let fallback = stream.try_clone().ok();
+    // The upgrade and the command share the command timeout, however they
+    // trickle in.
+    let stream = DeadlineStream::new(
+        stream,
+        std::time::Instant::now() + shared.config.command_timeout,
+    );
     let config = WebSocketConfig::default()
         .max_message_size(Some(shared.max_message))
         .max_frame_size(Some(shared.max_message));
@@ -204,7 +210,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared<'_>) {
 
 /// Reads the command and sends the session's messages; the bytes sent.
 fn converse(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<DeadlineStream>,
     peer: SocketAddr,
     shared: &Shared<'_>,
     rng: &mut SplitMix64,
@@ -249,7 +255,7 @@ fn converse(
             _ => {}
         }
     }
-    let _ = ws.get_mut().set_read_timeout(Some(CLOSE_WAIT));
+    let _ = ws.get_mut().lift_deadline(Some(CLOSE_WAIT));
     if refused {
         return send_refusal(ws, &mut session, clock);
     }
@@ -260,7 +266,7 @@ fn converse(
     }
 }
 
-fn read_command(ws: &mut WebSocket<TcpStream>) -> Result<Vec<u8>, Ended> {
+fn read_command(ws: &mut WebSocket<DeadlineStream>) -> Result<Vec<u8>, Ended> {
     loop {
         match ws.read() {
             Ok(Message::Text(text)) => return Ok(text.as_bytes().to_vec()),
@@ -317,7 +323,7 @@ fn data(shared: &Shared<'_>, bytes: &[u8]) -> Message {
 }
 
 fn send_refusal(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<DeadlineStream>,
     session: &mut Session,
     clock: &HostClock,
 ) -> Result<u64, Ended> {
@@ -330,7 +336,7 @@ fn send_refusal(
 }
 
 fn send_messages(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<DeadlineStream>,
     session: &mut Session,
     shared: &Shared<'_>,
     clock: &HostClock,
@@ -356,7 +362,7 @@ fn send_messages(
 }
 
 fn send_flood(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<DeadlineStream>,
     session: &mut Session,
     shared: &Shared<'_>,
     clock: &HostClock,
@@ -399,7 +405,7 @@ fn send_flood(
 }
 
 /// Starts the close handshake and waits (bounded) for the client's reply.
-fn close(ws: &mut WebSocket<TcpStream>, code: CloseCode, reason: &str) {
+fn close(ws: &mut WebSocket<DeadlineStream>, code: CloseCode, reason: &str) {
     let frame = CloseFrame {
         code,
         reason: reason.chars().take(100).collect::<String>().into(),
@@ -407,7 +413,7 @@ fn close(ws: &mut WebSocket<TcpStream>, code: CloseCode, reason: &str) {
     if ws.close(Some(frame)).is_err() {
         return;
     }
-    let _ = ws.get_mut().set_read_timeout(Some(CLOSE_WAIT));
+    let _ = ws.get_mut().lift_deadline(Some(CLOSE_WAIT));
     // Reading drives the handshake; it ends with ConnectionClosed, or a timeout.
     for _ in 0..64 {
         if ws.read().is_err() {

@@ -1,6 +1,7 @@
 //! The host's networking: a clock and embedded-nal over OS sockets.
 
 pub mod clock;
+pub mod deadline;
 pub mod stack;
 pub mod tls;
 
