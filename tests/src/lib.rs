@@ -3,6 +3,8 @@
 //! a time limit. Every test talks to 127.0.0.1 or ::1 only.
 #![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
 
+pub mod hostile;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

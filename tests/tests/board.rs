@@ -10,8 +10,7 @@ use std::time::Duration;
 use pmulab_core::flood;
 use pmulab_tests::*;
 
-#[test]
-fn the_board_serves_pdcs_one_after_another_and_at_once_and_answers_resets() {
+fn require_tools() {
     for tool in ["qemu-system-arm", "arm-none-eabi-size", "unshare"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -22,6 +21,15 @@ fn the_board_serves_pdcs_one_after_another_and_at_once_and_answers_resets() {
             "{tool} is missing: apt-get install qemu-system-arm binutils-arm-none-eabi"
         );
     }
+}
+
+fn board_sh() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../embedded/board.sh")
+}
+
+#[test]
+fn the_board_serves_pdcs_one_after_another_and_at_once_and_answers_resets() {
+    require_tools();
     let dir = std::env::temp_dir().join(format!("pmulab-board-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -44,9 +52,8 @@ wait
         dir = dir.display(),
         pmulab = pmulab.display()
     );
-    let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../embedded/board.sh");
     let pcap = dir.join("board.pcap");
-    let mut cmd = Command::new(board);
+    let mut cmd = Command::new(board_sh());
     cmd.args(["--exit-after", "25", "--pcap"])
         .arg(&pcap)
         .args(["--", "sh", "-c", &script]);
@@ -93,4 +100,52 @@ wait
         "the capture holds the traffic, flood included"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The hostile-client battery against the firmware (four sessions, seven
+/// TCP sockets, a 10 s command timeout): every case answered as on the
+/// host, a well-behaved PDC never served wrongly, and the board's summary
+/// counts what it aborted and refused. A board with every socket taken
+/// resets new connections; the battery counts those apart.
+#[test]
+fn the_board_withstands_the_hostile_battery() {
+    require_tools();
+    let mut cmd = Command::new(board_sh());
+    cmd.args(["--exit-after", "50", "--"])
+        .arg(env!("CARGO_BIN_EXE_hostile"))
+        .args([
+            "tcp",
+            "127.0.0.1:15003",
+            "--udp",
+            "127.0.0.1:15004",
+            "--command-timeout",
+            "10",
+            "--burst",
+            "16",
+        ]);
+    let out = run(cmd, Duration::from_secs(600));
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("FAILED"), "{}", out.stdout);
+    assert!(out.stdout.contains(", 0 wrong."), "{}", out.stdout);
+    let summary = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("pmulab board: stopping after"))
+        .unwrap_or_else(|| panic!("no summary in {}", out.stderr));
+    let count = |label: &str| -> u32 {
+        summary
+            .split(label)
+            .next()
+            .and_then(|before| before.split_whitespace().last())
+            .and_then(|n| n.trim_start_matches('(').parse().ok())
+            .unwrap_or_else(|| panic!("no {label:?} count in {summary}"))
+    };
+    assert!(
+        count(" aborted") >= 20,
+        "the cut floods are counted: {summary}"
+    );
+    assert!(
+        count(" refused") >= 4,
+        "the refused commands are counted: {summary}"
+    );
 }
