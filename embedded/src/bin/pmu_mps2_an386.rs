@@ -308,12 +308,15 @@ fn main() -> ! {
     if served.is_err() {
         fail("cannot open the PMU's ports");
     }
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
     hprintln!(
-        "pmulab board: stopping after {} sessions ({} aborted, {} refused) and {} reset answers; stack peak {} bytes",
+        "pmulab board: stopping after {} session{} ({} aborted, {} refused) and {} reset answer{}; stack peak {} bytes",
         counts[0],
+        plural(counts[0]),
         counts[1],
         counts[2],
         counts[3],
+        plural(counts[3]),
         stack_use::peak()
     );
     debug::exit(debug::EXIT_SUCCESS);
