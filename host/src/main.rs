@@ -21,6 +21,7 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    raise_open_file_limit();
     let log = log::Log::new(cli.verbose);
     let (name, result) = match cli.command {
         Command::Pdc(args) => ("pdc", cmd::pdc::run(args, &log)),
@@ -50,6 +51,23 @@ fn main() -> ExitCode {
                 eprintln!("pmulab {name}: error: {}", failure.message);
             }
             ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// A server holds a descriptor per session and per closing connection:
+/// `--max-sessions 1024` needs more than the usual soft limit of 1024.
+/// The soft limit goes up to the hard one (at most 65536), as servers do.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            let wanted = limit.rlim_max.min(65_536);
+            if limit.rlim_cur < wanted {
+                limit.rlim_cur = wanted;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
         }
     }
 }
