@@ -310,9 +310,11 @@ impl Battery {
             let frame = conn.command_bytes(b"CMD_short:0");
             // How many bytes had been sent when the server spoke (or closed).
             let mut spoke_after = frame.len();
+            let mut spoke_at = Duration::ZERO;
             for (sent, byte) in frame.iter().enumerate() {
                 if conn.send_raw(&[*byte]).is_err() {
                     spoke_after = sent;
+                    spoke_at = start.elapsed();
                     break;
                 }
                 // Waiting for the next byte's turn, see whether the server spoke.
@@ -321,6 +323,7 @@ impl Battery {
                 let _ = conn.tcp().set_read_timeout(Some(IO_LIMIT));
                 if spoke {
                     spoke_after = sent + 1;
+                    spoke_at = start.elapsed();
                     break;
                 }
             }
@@ -332,8 +335,7 @@ impl Battery {
                 ));
             }
             let reply = conn.read_reply();
-            let waited = start.elapsed();
-            b.gone_in_time(waited)?;
+            b.gone_in_time(start.elapsed())?;
             let text = match &b.transport {
                 Transport::Ws => reply
                     .messages
@@ -343,7 +345,11 @@ impl Battery {
                 _ => reply.text(),
             };
             match text.starts_with("ERROR: no complete command") {
-                true => Ok(format!("`{text}` after {:.1} s", waited.as_secs_f64())),
+                true => Ok(format!(
+                    "`{text}` after {:.1} s, {spoke_after} of {} bytes in",
+                    spoke_at.as_secs_f64(),
+                    frame.len()
+                )),
                 false => Err(format!("unexpected answer {text:?}")),
             }
         })
@@ -475,6 +481,12 @@ impl Battery {
             for _ in 0..b.burst {
                 match TcpStream::connect_timeout(&b.addr, IO_LIMIT) {
                     Ok(s) => open.push(s),
+                    Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
+                        return Err(format!(
+                            "this process ran out of descriptors after {} connections (ulimit -n)",
+                            open.len()
+                        ));
+                    }
                     Err(_) => refused += 1,
                 }
             }
@@ -577,6 +589,19 @@ pub struct Watch {
     pub refused: u32,
     /// Sessions that went wrong.
     pub failures: Vec<String>,
+}
+
+/// Lets this process (and what it starts) hold a few thousand sockets:
+/// the soft limit on open files goes up to 8192, within the hard limit.
+pub fn raise_open_file_limit() {
+    // SAFETY: plain getrlimit/setrlimit on this process, with a valid struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < 8192 {
+            limit.rlim_cur = limit.rlim_max.min(8192);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// Sets SO_LINGER to zero: closing then sends a reset, not a FIN.

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
 }
 
 fn run(battery: &Battery) -> ExitCode {
+    pmulab_tests::hostile::raise_open_file_limit();
     let (cases, watch) = battery.run();
     println!("| what the client does | what the server did |");
     println!("|---|---|");
