@@ -14,18 +14,6 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// Peak resident memory allowed to a server through the whole battery.
 const MEMORY_LIMIT_KIB: u64 = 64 * 1024;
 
-/// Lets this process (and the processes it starts) hold a few thousand sockets.
-fn raise_open_file_limit() {
-    // SAFETY: plain getrlimit/setrlimit on this process, with a valid struct.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < 8192 {
-            limit.rlim_cur = limit.rlim_max.min(8192);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
 /// The server's peak resident memory so far, from /proc.
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -50,7 +38,6 @@ const SESSION_OPTIONS: [&str; 7] = [
 ];
 
 fn battery(args: &[&str]) -> Output {
-    raise_open_file_limit();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hostile"));
     cmd.args(args)
         .args(["--command-timeout", "1", "--burst", "1500"]);
