@@ -462,7 +462,7 @@ impl Battery {
                 conn.read_some(&mut some).map_err(|e| e.to_string())?;
                 let tcp = conn.tcp();
                 match reset {
-                    true => linger_zero(tcp),
+                    true => crate::reset_on_close(tcp),
                     false => {
                         let _ = tcp.shutdown(Shutdown::Write);
                         let _ = conn.read_some(&mut some);
@@ -601,24 +601,6 @@ pub fn raise_open_file_limit() {
             limit.rlim_cur = limit.rlim_max.min(8192);
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
-    }
-}
-
-/// Sets SO_LINGER to zero: closing then sends a reset, not a FIN.
-fn linger_zero(s: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and an option value of the size given.
-    unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(s),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        );
     }
 }
 

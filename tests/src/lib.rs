@@ -365,3 +365,11 @@ impl LocalhostPki {
         }
     }
 }
+
+/// Makes closing `stream` send a reset instead of a FIN (SO_LINGER 0), as
+/// an impatient or crashing peer does.
+pub fn reset_on_close(stream: &std::net::TcpStream) {
+    socket2::SockRef::from(stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER");
+}

@@ -312,7 +312,7 @@ fn pdc_reports_failures_clearly_with_distinct_exit_codes() {
         s.read_exact(&mut cmd).unwrap();
         s.write_all(b"This is PMU data 0This is PMU").unwrap();
         // Linger 0 turns the close into a reset.
-        socket_linger_zero(&s);
+        reset_on_close(&s);
     });
     let out = run(
         pmulab_cmd(["pdc", "127.0.0.1", &port, "CMD_short:0"]),
@@ -321,25 +321,6 @@ fn pdc_reports_failures_clearly_with_distinct_exit_codes() {
     server.join().unwrap();
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("reset"), "{}", out.stderr);
-}
-
-fn socket_linger_zero(s: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: valid socket descriptor and a correctly sized option value.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
 }
 
 #[test]
