@@ -295,7 +295,12 @@ pub struct SessionOptions {
     /// Seed for the random message counts, for reproducible runs.
     #[arg(long)]
     pub seed: Option<u64>,
+}
 
+/// How many event loops serve; `pmu` and `secure-pmu` (the WebSocket PMU
+/// runs a thread per connection instead).
+#[derive(Debug, Args)]
+pub struct LoopOptions {
     /// Event loops, one per thread, sharing the listening socket and splitting
     /// --max-sessions [default: pmu one per two cores, secure-pmu one per
     /// core; one below 64 sessions].
@@ -315,6 +320,9 @@ pub struct PmuArgs {
 
     #[command(flatten)]
     pub session: SessionOptions,
+
+    #[command(flatten)]
+    pub loops: LoopOptions,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +367,9 @@ pub struct SecurePmuArgs {
 
     #[command(flatten)]
     pub session: SessionOptions,
+
+    #[command(flatten)]
+    pub loops: LoopOptions,
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,6 +58,7 @@ pub fn run(args: PmuArgs, log: &Log) -> Result<(), Failure> {
         args.bind,
         args.port,
         &args.session,
+        args.loops.threads,
         log,
         "pmulab pmu",
         "",
@@ -76,6 +77,7 @@ pub fn run_secure(args: SecurePmuArgs, log: &Log) -> Result<(), Failure> {
         args.bind,
         args.port,
         &args.session,
+        args.loops.threads,
         log,
         "pmulab secure-pmu",
         &about,
@@ -109,6 +111,7 @@ fn serve<S>(
     bind: IpAddr,
     port: u16,
     options: &SessionOptions,
+    threads: Option<u16>,
     log: &Log,
     name: &str,
     about: &str,
@@ -143,7 +146,7 @@ where
     // Event loops, all accepting from the one listening socket. The session
     // limit is split between them, so a small limit keeps one loop: then
     // "busy" means exactly --max-sessions sessions are running.
-    let threads = options.threads.map_or_else(
+    let threads = threads.map_or_else(
         || match options.max_sessions >= 64 {
             true => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
