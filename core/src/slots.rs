@@ -99,9 +99,6 @@ impl<T, const N: usize> Slots<T, N> {
 
 #[cfg(test)]
 mod tests {
-    extern crate std;
-    use std::vec::Vec;
-
     use super::Slots;
 
     #[test]
@@ -121,7 +118,7 @@ mod tests {
         assert_eq!(t.end(), 2, "end drops past every empty slot at the top");
         assert_eq!(t.remove(2), None, "already empty");
         assert_eq!(t.remove(9), None, "out of range");
-        assert_eq!(t.iter().copied().collect::<Vec<_>>(), [10, 13]);
+        assert!(t.iter().copied().eq([10, 13]));
         assert_eq!(t.get_mut(1).map(|v| *v), Some(13));
         assert_eq!(t.remove(0), Some(10));
         assert_eq!(t.remove(1), Some(13));
