@@ -1,4 +1,4 @@
-//! The hostile-client battery (`src/hostile.rs`, run as the `hostile`
+//! The hostile-client battery (`src/hostile/`, run as the `hostile`
 //! binary) against every server on the host: `pmu` with `reset-pmu`,
 //! `secure-pmu` and `ws-pmu`. Each must answer every case as documented,
 //! keep serving a well-behaved PDC throughout, keep its memory bounded, and
