@@ -263,6 +263,9 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                 continue;
             };
             let mut finished = now >= closing.until;
+            // Before reading: a client that sent its command and its FIN
+            // at once still gets the line.
+            finished |= send_busy_line(stack, closing);
             for _ in 0..DRAIN_READS {
                 match stack.receive(&mut closing.socket, buf) {
                     Ok(n) if n > 0 => {}
@@ -274,12 +277,9 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                     }
                 }
             }
-            // Best effort, retried until the linger time is up: a short line
-            // fits any fresh socket, once its transport is ready for data.
-            if !finished && closing.busy_line && stack.send(&mut closing.socket, BUSY_LINE).is_ok()
-            {
-                closing.busy_line = false;
-                finished = stack.half_close(&mut closing.socket).is_err();
+            // After reading too: a TLS client's handshake moves as we read.
+            if !finished {
+                finished = send_busy_line(stack, closing);
             }
             if finished && let Some(done) = self.closing.remove(i) {
                 let _ = stack.close(done.socket);
@@ -420,6 +420,20 @@ fn drive<S: TcpFullStack>(
         Some(since) if now >= since + SEND_STALL => Drive::Stalled,
         _ => Drive::Running,
     }
+}
+
+/// Sends the busy line if it is still due, then the FIN; `true` if the
+/// connection failed. Best effort, retried until the linger time is up: a
+/// short line fits any fresh socket once its transport is ready for data.
+fn send_busy_line<S: TcpFullStack + HalfClose>(
+    stack: &mut S,
+    closing: &mut Closing<S::TcpSocket>,
+) -> bool {
+    if !closing.busy_line || stack.send(&mut closing.socket, BUSY_LINE).is_err() {
+        return false;
+    }
+    closing.busy_line = false;
+    stack.half_close(&mut closing.socket).is_err()
 }
 
 /// Sends a FIN and parks the socket until the peer's FIN; with no room to

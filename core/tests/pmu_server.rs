@@ -248,6 +248,19 @@ fn a_full_table_turns_new_clients_away_and_keeps_the_others() {
     assert_eq!(h.net.received(d), messages(3));
 }
 
+/// A client that sends its command and its FIN at once (`nc -N`) to a full
+/// server: the busy line goes out before its FIN is read.
+#[test]
+fn a_turned_away_client_that_already_half_closed_still_gets_the_busy_line() {
+    let mut h = Harness::<1>::new(fixed(3));
+    let _a = h.connect(b"CMD_short:1");
+    let b = h.connect(b"CMD_short:0");
+    h.net.fin(b);
+    h.poll();
+    assert_eq!(h.net.received(b), BUSY_LINE);
+    assert!(h.net.closed_by_stack(b));
+}
+
 #[test]
 fn backpressure_delays_but_never_corrupts_the_flood() {
     let mut h = Harness::<2>::new(SessionConfig {
