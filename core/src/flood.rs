@@ -1,8 +1,9 @@
 //! The `CMD_floodme` text and the `CMD_short` messages.
 //!
-//! The flood is generated, not stored: byte `k` of the text is a pure
-//! function of `k`, so a PMU produces any size in pieces from a small buffer
-//! and a PDC (or a test) can check what it received without a copy.
+//! The flood is a short play repeated to any size: byte `k` of the text is
+//! a pure function of `k`, so a PMU produces hundreds of MiB in pieces from
+//! a small buffer and a PDC (or a test) can check what it received without
+//! a copy.
 
 /// The lab's default flood size: 56 KiB, as the course's server sent.
 pub const DEFAULT_FLOOD_BYTES: u64 = 57_344;
@@ -13,28 +14,30 @@ pub const MESSAGE_PREFIX: &str = "This is PMU data ";
 /// The longest message text: the prefix and a `u32` in decimal.
 pub const MAX_MESSAGE_LEN: usize = MESSAGE_PREFIX.len() + 10;
 
-const LINE_LEN: usize = 64;
-const NUMBER_LEN: usize = 7;
-/// Text after the line number; each line starts further along it, so the
-/// flood reads as varied text, yet every byte is computable on its own.
-/// It must be at least as long as a line's body (checked below).
-const PROSE: &[u8] = b"the concentrator asks, the measurement unit answers: \
-frequency, voltage phasor, current phasor, and a time stamp from the grid clock; ";
+/// The text the flood repeats: a short play written for pmulab, shaped
+/// like the course's floodme (a play's opening): ASCII, no digits, lines of
+/// about 30 characters under speakers' names in capitals, a few empty lines,
+/// `This` now and then but never the messages' prefix. Over the default
+/// 57,344 bytes it has about the course text's profile (tested below), and
+/// the default flood ends inside a line, without a final newline, as the
+/// course's did.
+const PLAY: &[u8] = include_bytes!("flood_play.txt");
 
-const BODY_LEN: usize = LINE_LEN - NUMBER_LEN - 2;
-const _: () = assert!(PROSE.len() >= BODY_LEN);
-/// How far along the prose each line starts after the one before.
-const PROSE_STEP: usize = 13;
-const _: () = assert!(PROSE_STEP < PROSE.len());
-/// The prose twice over, so that any body is one contiguous slice.
-const PROSE_TWICE: [u8; 2 * PROSE.len()] = {
-    let mut twice = [0u8; 2 * PROSE.len()];
+const _: () = {
     let mut i = 0;
-    while i < twice.len() {
-        twice[i] = PROSE[i % PROSE.len()];
+    while i < PLAY.len() {
+        let b = PLAY[i];
+        assert!(
+            b == b'\n' || (b >= b' ' && b <= b'~'),
+            "the play is printable ASCII"
+        );
+        assert!(!b.is_ascii_digit(), "the play has no digits");
         i += 1;
     }
-    twice
+    assert!(
+        PLAY[PLAY.len() - 1] == b'\n',
+        "the play ends a line, so repeats start one"
+    );
 };
 
 /// Writes message `index` (`This is PMU data <index>`) into `out` and
@@ -48,44 +51,18 @@ pub fn message(index: u32, out: &mut [u8; MAX_MESSAGE_LEN]) -> usize {
 
 /// Writes the flood text from byte `offset` on into `out`, filling it.
 ///
-/// The text is lines of 64 ASCII bytes: a 7-digit line number, a space,
-/// 55 bytes of prose and `\n`. A flood of `size` bytes is the first `size`
-/// bytes of this endless text.
+/// The text is the play, over and over; a flood of `size` bytes is the
+/// first `size` bytes of it. Every byte is a copy, so a PMU sends a flood
+/// at memory speed.
 pub fn fill(offset: u64, out: &mut [u8]) {
-    let mut line_no = offset / LINE_LEN as u64;
-    let skip = (offset % LINE_LEN as u64) as usize;
+    let mut at = (offset % PLAY.len() as u64) as usize;
     let mut out = out;
-    let mut line = [0u8; LINE_LEN];
-    if skip != 0 {
-        render_line(line_no, &mut line);
-        let take = (LINE_LEN - skip).min(out.len());
-        out[..take].copy_from_slice(&line[skip..skip + take]);
-        out = &mut out[take..];
-        line_no += 1;
-    }
-    // Whole lines are the hot path of a flood (a PMU generates every byte it
-    // sends): the number is counted up in place rather than divided out, and
-    // the body is one fixed-size copy from the doubled prose.
-    let mut lines = out.chunks_exact_mut(LINE_LEN);
-    let mut number = [0u8; NUMBER_LEN + 1];
-    render_number(line_no, &mut number);
-    let mut start = prose_start(line_no);
-    for whole in &mut lines {
-        whole[..NUMBER_LEN + 1].copy_from_slice(&number);
-        whole[NUMBER_LEN + 1..LINE_LEN - 1].copy_from_slice(&PROSE_TWICE[start..start + BODY_LEN]);
-        whole[LINE_LEN - 1] = b'\n';
-        count_up(&mut number);
-        start += PROSE_STEP;
-        if start >= PROSE.len() {
-            start -= PROSE.len();
-        }
-        line_no += 1;
-    }
-    let rest = lines.into_remainder();
-    if !rest.is_empty() {
-        render_line(line_no, &mut line);
-        let take = rest.len();
-        rest.copy_from_slice(&line[..take]);
+    while !out.is_empty() {
+        let take = (PLAY.len() - at).min(out.len());
+        let (now, rest) = out.split_at_mut(take);
+        now.copy_from_slice(&PLAY[at..at + take]);
+        out = rest;
+        at = 0;
     }
 }
 
@@ -108,43 +85,6 @@ pub fn first_mismatch(offset: u64, received: &[u8]) -> Option<u64> {
         done += n;
     }
     None
-}
-
-/// One line, computed from its number alone (the reference for `fill`).
-fn render_line(line_no: u64, line: &mut [u8; LINE_LEN]) {
-    let mut number = [0u8; NUMBER_LEN + 1];
-    render_number(line_no, &mut number);
-    line[..NUMBER_LEN + 1].copy_from_slice(&number);
-    let start = prose_start(line_no);
-    line[NUMBER_LEN + 1..LINE_LEN - 1].copy_from_slice(&PROSE_TWICE[start..start + BODY_LEN]);
-    line[LINE_LEN - 1] = b'\n';
-}
-
-/// The line number (modulo 10^7, zero-padded) and the space after it.
-fn render_number(line_no: u64, out: &mut [u8; NUMBER_LEN + 1]) {
-    let mut number = line_no % 10u64.pow(NUMBER_LEN as u32);
-    for slot in out[..NUMBER_LEN].iter_mut().rev() {
-        *slot = b'0' + (number % 10) as u8;
-        number /= 10;
-    }
-    out[NUMBER_LEN] = b' ';
-}
-
-/// Adds one to a rendered line number; 9999999 wraps to 0000000.
-fn count_up(number: &mut [u8; NUMBER_LEN + 1]) {
-    for digit in number[..NUMBER_LEN].iter_mut().rev() {
-        if *digit == b'9' {
-            *digit = b'0';
-        } else {
-            *digit += 1;
-            return;
-        }
-    }
-}
-
-/// Where line `line_no`'s body starts in the prose.
-fn prose_start(line_no: u64) -> usize {
-    (line_no.wrapping_mul(PROSE_STEP as u64) % PROSE.len() as u64) as usize
 }
 
 /// Writes `value` in decimal at the start of `out`; returns the digit count.
@@ -181,56 +121,64 @@ mod tests {
 
     #[test]
     fn any_piece_of_the_flood_equals_the_same_range_of_the_whole() {
-        let mut whole = [0u8; 1000];
+        let mut whole = [0u8; 20_000];
         fill(0, &mut whole);
-        for start in [0usize, 1, 63, 64, 65, 500] {
-            for len in [0usize, 1, 2, 64, 130, 1000 - start] {
-                let len = len.min(1000 - start);
-                let mut piece = [0u8; 1000];
+        for start in [
+            0usize,
+            1,
+            63,
+            PLAY.len() - 1,
+            PLAY.len(),
+            PLAY.len() + 5,
+            12_000,
+        ] {
+            for len in [0usize, 1, 2, 64, 130, PLAY.len() + 3, 20_000 - start] {
+                let len = len.min(20_000 - start);
+                let mut piece = [0u8; 20_000];
                 fill(start as u64, &mut piece[..len]);
                 assert_eq!(piece[..len], whole[start..start + len]);
             }
         }
-        assert_eq!(&whole[..8], b"0000000 ");
-        assert_eq!(&whole[64..72], b"0000001 ");
-        assert_eq!(whole[63], b'\n');
-        assert!(
-            whole
-                .iter()
-                .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n')
-        );
-    }
-
-    /// Byte `k` of the flood, straight from the definition.
-    fn byte_at(k: u64) -> u8 {
-        let (line, pos) = (k / LINE_LEN as u64, (k % LINE_LEN as u64) as usize);
-        match pos {
-            0..NUMBER_LEN => {
-                let place = 10u64.pow((NUMBER_LEN - 1 - pos) as u32);
-                b'0' + (line / place % 10) as u8
-            }
-            NUMBER_LEN => b' ',
-            p if p == LINE_LEN - 1 => b'\n',
-            p => {
-                let at = line * PROSE_STEP as u64 + (p - NUMBER_LEN - 1) as u64;
-                PROSE[(at % PROSE.len() as u64) as usize]
-            }
+        // Far offsets too: byte k is the play's byte k mod its length.
+        let far = 3 * (1u64 << 32) + 17;
+        let mut piece = [0u8; 100];
+        fill(far, &mut piece);
+        let at = (far % PLAY.len() as u64) as usize;
+        for (i, b) in piece.iter().enumerate() {
+            assert_eq!(*b, PLAY[(at + i) % PLAY.len()]);
         }
     }
 
+    /// The course's floodme, as observed: 57,344 bytes, ASCII, no digits,
+    /// 1,844 lines (mean 30 characters, longest 107, 52 empty), 487 `T`,
+    /// `This` 16 times, never `PMU`, no final newline. pmulab's text is
+    /// within a few percent of each figure.
     #[test]
-    fn fill_matches_the_definition_at_any_offset_and_length() {
-        // Around the start, odd offsets, and the wrap of the 7-digit number.
-        let wrap = 9_999_998 * LINE_LEN as u64;
-        for base in [0u64, 1, 63, 64, 1000, wrap - 5, wrap, wrap + 70] {
-            for len in [0usize, 1, 63, 64, 65, 129, 700] {
-                let mut out = [0u8; 700];
-                fill(base, &mut out[..len]);
-                for (i, byte) in out[..len].iter().enumerate() {
-                    assert_eq!(*byte, byte_at(base + i as u64), "byte {}", base + i as u64);
-                }
-            }
+    fn the_default_flood_has_the_course_text_s_profile() {
+        let mut text = [0u8; DEFAULT_FLOOD_BYTES as usize];
+        fill(0, &mut text);
+        assert!(text.iter().all(|b| b.is_ascii() && !b.is_ascii_digit()));
+        assert_ne!(text[text.len() - 1], b'\n', "no final newline");
+        let lines = text.split(|b| *b == b'\n');
+        let (mut count, mut empty, mut longest, mut chars) = (0usize, 0usize, 0usize, 0usize);
+        for line in lines {
+            count += 1;
+            empty += usize::from(line.is_empty());
+            longest = longest.max(line.len());
+            chars += line.len();
         }
+        let near = |got: usize, want: usize, percent: usize| {
+            got * 100 >= want * (100 - percent) && got * 100 <= want * (100 + percent)
+        };
+        assert!(near(count, 1844, 5), "{count} lines");
+        assert!(near(chars / count, 30, 5), "mean {}", chars / count);
+        assert_eq!(longest, 107);
+        assert!(near(empty, 52, 10), "{empty} empty lines");
+        let t = text.iter().filter(|b| **b == b'T').count();
+        assert!(near(t, 487, 5), "{t} T");
+        let this = text.windows(4).filter(|w| *w == b"This").count();
+        assert!(near(this, 16, 10), "{this} This");
+        assert!(!text.windows(3).any(|w| w == b"PMU"));
     }
 
     #[test]
