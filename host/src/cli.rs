@@ -139,16 +139,24 @@ each runs and how to try it, and stops them all on Ctrl-C."
     )]
     Serve(ServeArgs),
 
-    /// Grade a program the way the course's scorer did: run it against fresh servers, check what it does.
+    /// Grade a program the way the course's scorer did: run it against fresh servers, judge what it does.
     #[command(
         after_help = "Examples:\n  pmulab grade 2 -- python3 pdc.py\n  pmulab grade 3 -- ./reset_client\n  \
+pmulab grade 5 -- python3 secure_pmu.py\n  \
+pmulab grade 5 --certificate banana.crt --key banana_key.pem --ca ca.crt -- python3 secure_pmu.py\n  \
 pmulab grade 6 --json result.json -- python3 ws_pdc.py\n\n\
 Parts and the prototype the program is run with:\n  \
 2  PROGRAM <server> <port> <command>        TCP PDC: n varied and random, d = 0 and 1, floodme\n  \
 3  PROGRAM <server> <port>                  UDP reset: IPv4-only, IPv6-only and both, with loss\n  \
 4  PROGRAM <group> <port> [<sciper>]        multicast receiver (2 args) and sender (3 args, stdin); --role picks one\n  \
-5  PROGRAM <command> <ca-certificate> --port <port>   TLS PDC: verifies the PMU, refuses a wrong CA\n  \
-6  PROGRAM <server> <port> <command>        WebSocket PDC"
+5  PROGRAM <port> <certificate> <key>       the secure PMU, as the course graded it: its client verifies the \
+chain against the CA, sends CMD_short:0 and needs `This is PMU data 0`\n  \
+6  PROGRAM <server> <port> <command>        WebSocket PDC, binary messages as the course sent\n\n\
+Every verdict rests on what the grader's own servers (or, in part 5, its client) saw: a \
+program that does nothing scores 0. Programs run with a fixed environment and standard \
+output on a pipe, as on the course's scorer; one that prints everything and then hangs is \
+stopped 2 s later and judged by its output. --role pdc grades a part 5 TLS client instead \
+(`PROGRAM <command> <ca-certificate> --port <port>`), which the course supplied and did not grade."
     )]
     Grade(GradeArgs),
 
@@ -380,17 +388,27 @@ Writes DIR/ca.key (private, mode 600) and DIR/ca.crt (give this one to clients).
     Init(CaInitArgs),
 
     /// Sign a certificate signing request, after checking it.
-    #[command(after_help = "Example:\n  openssl genrsa -out banana_key.pem 2048\n  \
+    #[command(
+        after_help = "Examples:\n  openssl genrsa -out banana_key.pem 2048\n  \
 openssl req -new -key banana_key.pem -out banana.csr -subj /CN=banana\n  \
-pmulab ca sign banana.csr --ca course-ca --out banana.crt\n\n\
+pmulab ca sign banana.csr --ca course-ca --out banana.crt\n  \
+pmulab ca sign banana.csr --ca course-ca --out banana.crt --course\n\n\
 Refused, each with its reason: a CSR whose signature does not verify, an RSA key under \
 2048 bits or a key that is neither RSA nor NIST P-256/P-384, a request to become a CA, \
-and a subject without a common name.")]
+a common name that is not sane. A subject without a common name (openssl's defaults) is \
+signed, with a note: no host name can be checked against it.\n\n\
+By default the certificate is X.509 version 3 with CA:FALSE, server and client \
+authentication, and the CN as a subjectAltName when it is a host name. --course signs as \
+the course's CA did: version 1, no extensions (what `openssl x509 -req` makes without \
+-extfile); Python's ssl, openssl and pmulab accept both."
+    )]
     Sign(CaSignArgs),
 
     /// Make a key and a CSR, for users without openssl.
-    #[command(after_help = "Example:\n  pmulab ca request . --cn banana\n\n\
-Writes DIR/<cn>_key.pem (ECDSA P-256, mode 600) and DIR/<cn>.csr.")]
+    #[command(after_help = "Examples:\n  pmulab ca request . --cn banana\n  \
+pmulab ca request keys --cn kiwi --rsa\n\n\
+Writes DIR/<cn>_key.pem (ECDSA P-256, or RSA 2048 with --rsa; mode 600) and DIR/<cn>.csr. \
+Existing files are kept unless --force is given.")]
     Request(CaRequestArgs),
 }
 
@@ -402,6 +420,9 @@ pub struct CaInitArgs {
     /// so that two CAs never share a name].
     #[arg(long)]
     pub cn: Option<String>,
+    /// An RSA 2048 key, as the course's CA had (default: ECDSA P-256).
+    #[arg(long)]
+    pub rsa: bool,
     /// Replace an existing CA in DIR.
     #[arg(long)]
     pub force: bool,
@@ -417,13 +438,20 @@ pub struct CaSignArgs {
     /// Where to write the certificate (PEM).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Days the certificate is valid.
-    #[arg(long, default_value_t = 730)]
+    /// Days the certificate is valid (at most 36525, a hundred years).
+    #[arg(long, default_value_t = 730, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::ca::MAX_DAYS)))]
     pub days: u32,
     /// First day of validity, YYYY-MM-DD [default: now]. A date in the past
     /// with few --days makes an expired certificate, to show what clients do.
     #[arg(long, value_name = "DATE")]
     pub not_before: Option<String>,
+    /// Sign as the course's CA did: X.509 version 1, no extensions.
+    #[arg(long)]
+    pub course: bool,
+    /// Replace the file at --out if there is one.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -433,6 +461,12 @@ pub struct CaRequestArgs {
     /// The common name to ask for.
     #[arg(long)]
     pub cn: String,
+    /// An RSA 2048 key, as `openssl genrsa` makes (default: ECDSA P-256).
+    #[arg(long)]
+    pub rsa: bool,
+    /// Replace the key and request if they exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -503,13 +537,47 @@ pub struct GradeArgs {
     /// Print each test's output, not only failing ones.
     #[arg(long)]
     pub show_output: bool,
-    /// Part 4: grade only the receiver (PROGRAM <group> <port>) or only the
-    /// sender (PROGRAM <group> <port> <sciper>, lines on stdin).
-    #[arg(long, value_parser = ["receiver", "sender"])]
-    pub role: Option<String>,
+    /// Part 4: grade only the receiver or only the sender. Part 5: the
+    /// secure PMU (the default, what the course graded) or a TLS PDC.
+    #[arg(long, value_enum)]
+    pub role: Option<GradeRole>,
+    /// Part 5: your course-signed certificate, instead of fresh ones (with --key and --ca).
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// Part 5: the key of --certificate.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Part 5: the CA certificate that signed --certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     /// The program and its own arguments, after `--`.
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     pub program: Vec<String>,
+}
+
+/// Which program of a part `grade` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GradeRole {
+    /// Part 4: the receiver, `PROGRAM <group> <port>`.
+    Receiver,
+    /// Part 4: the sender, `PROGRAM <group> <port> <sciper>`.
+    Sender,
+    /// Part 5: the secure PMU, `PROGRAM <port> <certificate> <key>`.
+    Pmu,
+    /// Part 5: a TLS PDC, `PROGRAM <command> <ca-certificate> --port <port>`.
+    Pdc,
+}
+
+impl GradeRole {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            GradeRole::Receiver => "receiver",
+            GradeRole::Sender => "sender",
+            GradeRole::Pmu => "pmu",
+            GradeRole::Pdc => "pdc",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod ca;
 mod cli;
 mod cmd;
 mod failure;
+mod grade;
 mod launch;
 mod log;
 mod net;
@@ -12,6 +13,7 @@ mod rng;
 mod stats;
 mod tls_config;
 mod ws_client;
+mod x509_chain;
 
 use std::process::ExitCode;
 
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
         Command::Ca(command) => ("ca", cmd::ca::run(command)),
         Command::Reset(args) => ("reset", cmd::reset::run(args, &log)),
         Command::Serve(args) => ("serve", cmd::serve::run(args)),
-        Command::Grade(args) => ("grade", cmd::grade::run(args)),
+        Command::Grade(args) => ("grade", grade::run(args)),
         Command::Demo => ("demo", cmd::demo::run()),
         Command::Load(args) => ("load", cmd::load::run(args)),
         Command::ResetPmu(args) => ("reset-pmu", cmd::reset_pmu::run(args, &log)),

@@ -18,6 +18,21 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+/// `eprintln!` that never panics: a closed or full stderr loses the line,
+/// as it would lose any diagnostic, and the command carries on.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        $crate::output::tell_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use tell;
+
+/// One line on stderr; see [`tell!`].
+pub fn tell_line(line: std::fmt::Arguments<'_>) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_fmt(line).and_then(|()| err.write_all(b"\n"));
+}
+
 /// One line on stdout; see [`say!`].
 pub fn say_line(line: std::fmt::Arguments<'_>) -> Result<(), Failure> {
     let mut out = io::stdout().lock();

@@ -7,22 +7,15 @@ use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
 use crate::failure::Failure;
-
-/// What to do about an X.509 version 1 certificate, which webpki refuses.
-pub const V1_ADVICE: &str = "an X.509 version 1 certificate (no extensions), which rustls does not accept; \
-re-issue it with `pmulab ca sign`, or with `openssl x509 -req … -extfile` naming at least \
-`basicConstraints=CA:FALSE`";
-
-/// Whether a webpki error text is about an X.509 v1 certificate.
-pub fn is_v1(error: &str) -> bool {
-    error.contains("UnsupportedCertVersion")
-}
+use crate::x509_chain;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -59,30 +52,53 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
 }
 
 /// A TLS 1.3 and 1.2 server configuration for the certificate (chain) and key.
+///
+/// The certificate is served as it is, whatever its X.509 version: a server
+/// has no reason to judge its own certificate, and the course's CA issued
+/// version 1 certificates, which rustls's own loader refuses.
 pub fn server(certificate: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Failure> {
     let certs = load_certificates(certificate)?;
-    let key_der = load_key(key)?;
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    let provider = provider();
+    let signing_key = provider
+        .key_provider
+        .load_private_key(load_key(key)?)
+        .map_err(|e| {
+            Failure::runtime(format!(
+                "{} holds a key pmulab cannot sign with: {e}",
+                key.display()
+            ))
+        })?;
+    let leaf = x509_parser::parse_x509_certificate(&certs[0]).map_err(|e| {
+        Failure::runtime(format!(
+            "the first certificate in {} is not a valid X.509 certificate: {e}",
+            certificate.display()
+        ))
+    })?;
+    let certified_key = signing_key.public_key();
+    if certified_key.is_some_and(|k| k.as_ref() != leaf.1.public_key().raw) {
+        return Err(Failure::runtime(format!(
+            "the key in {} does not belong to the certificate in {}",
+            key.display(),
+            certificate.display()
+        )));
+    }
+    let certified = Arc::new(CertifiedKey::new(certs, signing_key));
+    let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(Failure::runtime)?
         .with_no_client_auth()
-        .with_single_cert(certs, key_der)
-        .map_err(|e| match e {
-            Error::InconsistentKeys(_) => Failure::runtime(format!(
-                "the key in {} does not belong to the certificate in {}",
-                key.display(),
-                certificate.display()
-            )),
-            Error::InvalidCertificate(CertificateError::Other(ref o)) if is_v1(&o.to_string()) => {
-                Failure::runtime(format!("{}: {V1_ADVICE}", certificate.display()))
-            }
-            other => Failure::runtime(format!(
-                "cannot use {} with {}: {other}",
-                certificate.display(),
-                key.display()
-            )),
-        })?;
+        .with_cert_resolver(Arc::new(OneCertificate(certified)));
     Ok(Arc::new(config))
+}
+
+/// The one certificate a lab PMU serves, to every client.
+#[derive(Debug)]
+struct OneCertificate(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for OneCertificate {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
 }
 
 /// A client configuration trusting the CA certificate(s) in `ca`.
@@ -97,7 +113,8 @@ pub fn client(
     address: IpAddr,
 ) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Failure> {
     let mut roots = RootCertStore::empty();
-    for cert in load_certificates(ca)? {
+    let anchors = load_certificates(ca)?;
+    for cert in anchors.iter().cloned() {
         roots.add(cert).map_err(|e| {
             Failure::runtime(format!(
                 "{} is not a usable CA certificate: {e}",
@@ -105,9 +122,12 @@ pub fn client(
             ))
         })?;
     }
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-        .map_err(Failure::runtime)?;
+    let provider = provider();
+    let algorithms = provider.signature_verification_algorithms;
+    let webpki =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .build()
+            .map_err(Failure::runtime)?;
     let (check_name, name) = match server_name {
         Some(name) => {
             let name = ServerName::try_from(name.to_string())
@@ -116,8 +136,13 @@ pub fn client(
         }
         None => (false, ServerName::IpAddress(address.into())),
     };
-    let verifier = Arc::new(LabVerifier { webpki, check_name });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+    let verifier = Arc::new(LabVerifier {
+        webpki,
+        anchors,
+        algorithms,
+        check_name,
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(Failure::runtime)?
         .dangerous()
@@ -134,10 +159,53 @@ pub fn client(
 /// When the name is checked, a certificate without a subjectAltName is
 /// matched on its common name, as lab certificates made with
 /// `openssl req -subj /CN=…` have no SAN (webpki alone never looks at CN).
+///
+/// An X.509 version 1 leaf, which webpki refuses, is verified as OpenSSL
+/// verifies it ([`x509_chain`]): the course's CA issued nothing else.
 #[derive(Debug)]
 struct LabVerifier {
     webpki: Arc<WebPkiServerVerifier>,
+    /// The trusted CA certificates, for version 1 leaves.
+    anchors: Vec<CertificateDer<'static>>,
+    algorithms: WebPkiSupportedAlgorithms,
     check_name: bool,
+}
+
+impl LabVerifier {
+    fn verify_version_1(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        x509_chain::verify_chain(
+            end_entity,
+            intermediates,
+            &self.anchors,
+            now,
+            &self.algorithms,
+        )?;
+        let name = server_name_text(server_name);
+        if self.check_name && !x509_chain::common_name_is(end_entity, &name) {
+            return Err(Error::InvalidCertificate(
+                CertificateError::NotValidForNameContext {
+                    expected: server_name.to_owned(),
+                    presented: x509_chain::common_names(end_entity),
+                },
+            ));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+}
+
+/// A server name as a person writes it: `banana`, `127.0.0.1`.
+pub fn server_name_text(name: &ServerName<'_>) -> String {
+    match name {
+        ServerName::DnsName(name) => name.as_ref().to_string(),
+        ServerName::IpAddress(ip) => IpAddr::from(*ip).to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Whether a certificate without a subjectAltName has `name` as its CN.
@@ -166,6 +234,9 @@ impl ServerCertVerifier for LabVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
+        if x509_chain::is_version_1(end_entity) {
+            return self.verify_version_1(end_entity, intermediates, server_name, now);
+        }
         match self.webpki.verify_server_cert(
             end_entity,
             intermediates,
@@ -189,6 +260,10 @@ impl ServerCertVerifier for LabVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
+        if x509_chain::is_version_1(cert) {
+            x509_chain::verify_tls12_signature(message, cert, dss, &self.algorithms)?;
+            return Ok(HandshakeSignatureValid::assertion());
+        }
         self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
@@ -198,6 +273,10 @@ impl ServerCertVerifier for LabVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
+        if x509_chain::is_version_1(cert) {
+            x509_chain::verify_tls13_signature(message, cert, dss, &self.algorithms)?;
+            return Ok(HandshakeSignatureValid::assertion());
+        }
         self.webpki.verify_tls13_signature(message, cert, dss)
     }
 

@@ -356,7 +356,10 @@ fn the_client_refuses_wrong_ca_expired_not_yet_valid_and_wrong_name() {
     let err = refused(&pmu, &pki.path("other/ca.crt"), &[]);
     assert!(err.contains("not signed by the given CA"), "{err}");
     let err = refused(&pmu, &pki.path("ca/ca.crt"), &["--server-name", "apple"]);
-    assert!(err.contains("does not match the server name"), "{err}");
+    assert!(
+        err.contains("the server's certificate is not for apple: it names banana"),
+        "{err}"
+    );
     drop(pmu);
 
     assert_eq!(
@@ -514,7 +517,7 @@ fn failed_handshakes_are_logged_and_the_server_keeps_serving() {
 }
 
 #[test]
-fn the_ca_refuses_weak_keys_ca_requests_tampered_and_nameless_csrs() {
+fn the_ca_refuses_weak_keys_ca_requests_and_tampered_csrs() {
     let pki = Pki::new("ca-refusals");
     sh("openssl", &["genrsa", "-out", "weak.pem", "1024"], &pki.dir);
     sh(
@@ -581,7 +584,6 @@ fn the_ca_refuses_weak_keys_ca_requests_tampered_and_nameless_csrs() {
         ("weak.csr", "RSA with 1024 bits; at least 2048 are required"),
         ("ca-req.csr", "asks to be a certificate authority"),
         ("tampered.csr", "signature does not verify"),
-        ("nameless.csr", "no common name"),
         ("banana_key.pem", "not a certificate signing request"),
     ] {
         let out = pki.sign(csr, "never.crt", &[]);
@@ -589,4 +591,279 @@ fn the_ca_refuses_weak_keys_ca_requests_tampered_and_nameless_csrs() {
         assert!(out.stderr.contains(reason), "{csr}: {}", out.stderr);
         assert!(!pki.dir.join("never.crt").exists(), "{csr} was signed");
     }
+    // The course signed subjects without a CN; so does pmulab, with a note.
+    for extra in [&[][..], &["--course"][..]] {
+        let out = pki.sign(
+            "nameless.csr",
+            "nameless.crt",
+            &[extra, &["--force"]].concat(),
+        );
+        assert_eq!(out.code(), 0, "{out:?}");
+        assert!(
+            out.stdout.contains("signed nameless.crt: O=No Name"),
+            "{}",
+            out.stdout
+        );
+        assert!(out.stderr.contains("no common name"), "{}", out.stderr);
+        sh(
+            "openssl",
+            &["verify", "-CAfile", "ca/ca.crt", "nameless.crt"],
+            &pki.dir,
+        );
+    }
+}
+
+/// A CA the way the course made one (RSA, self-signed, CA:TRUE) and a
+/// banana certificate the way the course signed CSRs: `openssl x509 -req`
+/// without `-extfile`, so X.509 version 1 with no extensions.
+fn course_pki(pki: &Pki) {
+    sh(
+        "openssl",
+        &["genrsa", "-out", "course.key", "2048"],
+        &pki.dir,
+    );
+    sh(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "course.key",
+            "-days",
+            "365",
+            "-out",
+            "course.crt",
+            "-subj",
+            "/CN=Course CA",
+        ],
+        &pki.dir,
+    );
+    sh(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "banana.csr",
+            "-CA",
+            "course.crt",
+            "-CAkey",
+            "course.key",
+            "-CAcreateserial",
+            "-out",
+            "v1.crt",
+            "-days",
+            "730",
+        ],
+        &pki.dir,
+    );
+    let text = Command::new("openssl")
+        .args(["x509", "-in", "v1.crt", "-noout", "-text"])
+        .current_dir(&pki.dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Version: 1 (0x0)"), "{text}");
+    assert!(!text.contains("X509v3"), "{text}");
+}
+
+#[test]
+fn version_1_certificates_work_as_they_do_with_openssl() {
+    let pki = Pki::new("v1");
+    course_pki(&pki);
+    // secure-pmu serves it; secure-pdc, pdc --tls, Python's ssl and openssl verify it.
+    let pmu = pki.secure_pmu("v1.crt", "banana_key.pem", &[]);
+    let out = run(
+        pmulab_cmd([
+            "secure-pdc",
+            "CMD_short:0",
+            &pki.path("course.crt"),
+            "--port",
+            &pmu.port(),
+        ]),
+        LIMIT,
+    );
+    assert_eq!(out.ok_lines(), expected_messages(15));
+    let out = run(
+        pmulab_cmd([
+            "pdc",
+            "--tls",
+            "--ca",
+            &pki.path("course.crt"),
+            "--server-name",
+            "banana",
+            "127.0.0.1",
+            &pmu.port(),
+            "CMD_short:0",
+        ]),
+        LIMIT,
+    );
+    assert_eq!(out.ok_lines(), expected_messages(15), "{out:?}");
+    let mut course_client = Command::new(python());
+    course_client.arg(peer("course_tls_client.py")).args([
+        "CMD_short:0",
+        &pki.path("course.crt"),
+        "--port",
+        &pmu.port(),
+    ]);
+    let out = run(course_client, LIMIT);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<String>(),
+        expected_messages(15).concat()
+    );
+    for version in ["-tls1_3", "-tls1_2"] {
+        let mut cmd = Command::new("openssl");
+        cmd.args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{}", pmu.port()),
+            "-CAfile",
+            &pki.path("course.crt"),
+            "-verify_return_error",
+            "-quiet",
+            version,
+        ]);
+        let out = run_with_input(cmd, Some("CMD_short:0\n"), LIMIT);
+        assert_eq!(
+            out.stdout,
+            expected_messages(15).concat(),
+            "{version}: {out:?}"
+        );
+    }
+    let err = refused(&pmu, &pki.path("course.crt"), &["--server-name", "apple"]);
+    assert!(err.contains("is not for apple: it names banana"), "{err}");
+    // A CA with the same name but another key did not sign it.
+    sh("openssl", &["genrsa", "-out", "fake.key", "2048"], &pki.dir);
+    sh(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "fake.key",
+            "-days",
+            "365",
+            "-out",
+            "fake.crt",
+            "-subj",
+            "/CN=Course CA",
+        ],
+        &pki.dir,
+    );
+    let err = refused(&pmu, &pki.path("fake.crt"), &[]);
+    assert!(err.contains("not signed by the given CA"), "{err}");
+    let err = refused(&pmu, &pki.path("ca/ca.crt"), &[]);
+    assert!(err.contains("not signed by the given CA"), "{err}");
+    drop(pmu);
+
+    // pmulab's TLS client against openssl's server, over TLS 1.2 and 1.3.
+    for version in ["-tls1_2", "-tls1_3"] {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port().to_string()
+        };
+        let mut server = Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                &port,
+                "-cert",
+                "v1.crt",
+                "-key",
+                "banana_key.pem",
+                "-quiet",
+                "-naccept",
+                "1",
+                version,
+            ])
+            .current_dir(&pki.dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = server.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            std::thread::sleep(Duration::from_millis(800));
+            let _ = stdin.write_all(expected_messages(2).concat().as_bytes());
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        let mut out = None;
+        for _ in 0..50 {
+            let attempt = run(
+                pmulab_cmd([
+                    "pdc",
+                    "--tls",
+                    "--ca",
+                    &pki.path("course.crt"),
+                    "127.0.0.1",
+                    &port,
+                    "CMD_short:0",
+                    "--timeout",
+                    "2",
+                ]),
+                LIMIT,
+            );
+            if attempt.stderr.contains("Connection refused") {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            out = Some(attempt);
+            break;
+        }
+        writer.join().unwrap();
+        let _ = server.kill();
+        let _ = server.wait();
+        let out = out.expect("openssl s_server never accepted");
+        assert!(
+            out.stdout.starts_with("This is PMU data 0"),
+            "{version}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn version_1_certificates_out_of_their_validity_are_refused() {
+    let pki = Pki::new("v1-dates");
+    // pmulab signs version 1 as the course did; openssl agrees it is one.
+    for (name, extra, reason) in [
+        (
+            "old.crt",
+            &["--not-before", "2020-01-01", "--days", "30"][..],
+            "has expired",
+        ),
+        (
+            "future.crt",
+            &["--not-before", "2099-01-01"][..],
+            "not valid yet",
+        ),
+    ] {
+        let out = pki.sign("banana.csr", name, &[extra, &["--course"]].concat());
+        assert_eq!(out.code(), 0, "{out:?}");
+        assert!(out.stdout.contains("X.509 version 1"), "{}", out.stdout);
+        let pmu = pki.secure_pmu(name, "banana_key.pem", &[]);
+        let err = refused(&pmu, &pki.path("ca/ca.crt"), &[]);
+        assert!(err.contains(reason), "{name}: {err}");
+    }
+    let out = pki.sign("banana.csr", "now.crt", &["--course"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    sh(
+        "openssl",
+        &["verify", "-CAfile", "ca/ca.crt", "now.crt"],
+        &pki.dir,
+    );
+    let pmu = pki.secure_pmu("now.crt", "banana_key.pem", &[]);
+    let mut course_client = Command::new(python());
+    course_client.arg(peer("course_tls_client.py")).args([
+        "CMD_short:0",
+        &pki.path("ca/ca.crt"),
+        "--port",
+        &pmu.port(),
+    ]);
+    let out = run(course_client, LIMIT);
+    assert_eq!(out.code(), 0, "{out:?}");
 }

@@ -3,17 +3,25 @@
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, Time};
 
-use crate::ca;
+use crate::ca::{self, KeyKind, Profile};
 use crate::cli::CaCommand;
 use crate::failure::Failure;
-use crate::output::say;
+use crate::output::{say, tell};
+
+fn key_kind(rsa: bool) -> KeyKind {
+    match rsa {
+        true => KeyKind::Rsa2048,
+        false => KeyKind::EcdsaP256,
+    }
+}
 
 /// Runs one CA command.
 pub fn run(command: CaCommand) -> Result<(), Failure> {
     match command {
         CaCommand::Init(args) => {
             let cn = args.cn.unwrap_or_else(ca::default_name);
-            let (crt, key) = ca::init(&args.dir, &cn, args.force).map_err(Failure::runtime)?;
+            let (crt, key) = ca::init(&args.dir, &cn, key_kind(args.rsa), args.force)
+                .map_err(Failure::runtime)?;
             say!(
                 "CA created: {} (private, keep it) and {}",
                 key.display(),
@@ -38,27 +46,48 @@ pub fn run(command: CaCommand) -> Result<(), Failure> {
                     Some(OffsetDateTime::new_utc(date, Time::MIDNIGHT))
                 }
             };
-            if args.days == 0 {
-                return Err(Failure::usage("--days must be at least 1"));
-            }
-            let issued = ca::sign(&args.csr, &args.ca, &args.out, args.days, not_before).map_err(
-                |refusal| {
-                    Failure::runtime(format!("refused to sign {}: {refusal}", args.csr.display()))
-                },
-            )?;
+            let profile = match args.course {
+                true => Profile::Course,
+                false => Profile::Modern,
+            };
+            let issued = ca::sign(
+                &args.csr, &args.ca, &args.out, args.days, not_before, profile, args.force,
+            )
+            .map_err(|refusal| match refusal {
+                ca::Refusal::Exists(_) => Failure::runtime(refusal),
+                ca::Refusal::BadValidity(_) => Failure::usage(refusal),
+                _ => Failure::runtime(format!("refused to sign {}: {refusal}", args.csr.display())),
+            })?;
             let day = format_description!("[year]-[month]-[day]");
             let from = issued.valid.0.format(day).unwrap_or_default();
             let until = issued.valid.1.format(day).unwrap_or_default();
+            let how = match issued.profile {
+                Profile::Course => ", X.509 version 1 without extensions, as the course signed",
+                Profile::Modern => "",
+            };
             say!(
-                "signed {}: CN={} ({}), valid {from} to {until}",
+                "signed {}: {} ({}), valid {from} to {until}{how}",
                 args.out.display(),
-                issued.common_name,
+                issued.subject,
                 issued.key
             )?;
+            if !issued.names_a_host {
+                tell!(
+                    "pmulab ca: note: no common name: a client can verify this certificate's chain \
+against the CA, but cannot check a host name against it (the course's client checked none)"
+                );
+            }
+            if !issued.dropped.is_empty() {
+                tell!(
+                    "pmulab ca: note: a version 1 certificate has no extensions: the CSR's {} is not in it",
+                    issued.dropped.join(", ")
+                );
+            }
             Ok(())
         }
         CaCommand::Request(args) => {
-            let (key, csr) = ca::request(&args.dir, &args.cn).map_err(Failure::runtime)?;
+            let (key, csr) = ca::request(&args.dir, &args.cn, key_kind(args.rsa), args.force)
+                .map_err(Failure::runtime)?;
             say!(
                 "key {} (private, keep it) and request {}",
                 key.display(),

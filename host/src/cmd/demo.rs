@@ -25,6 +25,7 @@ fn start(name: &str, argv: &[&str], marker: &str) -> Result<(Launched, String), 
 fn ok(f: &Finished, what: &str) -> Result<(), Failure> {
     match f.code {
         Some(0) => Ok(()),
+        _ if f.timed_out => Err(Failure::runtime(format!("{what} did not finish in time"))),
         _ => Err(Failure::runtime(format!(
             "{what} failed: {}",
             f.stderr.trim()

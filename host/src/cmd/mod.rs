@@ -3,7 +3,6 @@
 pub mod basics;
 pub mod ca;
 pub mod demo;
-pub mod grade;
 pub mod load;
 pub mod multicast;
 pub mod pdc;

@@ -5,26 +5,19 @@ use std::time::Duration;
 
 use std::net::{IpAddr, SocketAddr};
 
-use embedded_nal::{TcpClientStack, TcpFullStack};
-use pmulab_core::pmu::{PmuServer, ServerEvent};
+use pmulab_core::pmu::ServerEvent;
 use pmulab_core::session::{MessageCount, SessionConfig};
-use pmulab_core::stack::HalfClose;
-use pmulab_core::time::{Clock, Park};
 
 use super::pdc::seconds;
 use crate::cli::{PmuArgs, SecurePmuArgs, SessionOptions};
 use crate::failure::Failure;
 use crate::log::Log;
+use crate::net::serve::{Listening, ServeError};
 use crate::net::tls::{Role, TlsStack};
-use crate::net::{HostClock, StdStack};
-use crate::rng::seeded_or_random;
+use crate::net::{self, HostClock, StdStack};
 use crate::tls_config;
 
-/// The session table's capacity; `--max-sessions` can only lower it.
-pub const MAX_SESSIONS: usize = 4096;
-
-/// The largest single send: big enough to keep a flood at memory speed.
-const SEND_BUFFER: usize = 256 * 1024;
+pub use crate::net::serve::MAX_SESSIONS;
 
 /// Parses `--count`: `15`, `random` (2–17) or `5-20`.
 pub fn parse_count(text: &str) -> Result<MessageCount, String> {
@@ -106,7 +99,7 @@ fn describe_certificate(path: &std::path::Path) -> String {
 /// The serving loop, over any stack: plain TCP or TLS.
 #[allow(clippy::too_many_arguments)]
 fn serve<S>(
-    mut stack: S,
+    stack: S,
     clock: HostClock,
     bind: IpAddr,
     port: u16,
@@ -117,7 +110,7 @@ fn serve<S>(
     about: &str,
 ) -> Result<(), Failure>
 where
-    S: TcpFullStack + HalfClose + Park + LocalAddr + Send,
+    S: Listening + Send,
     S::TcpSocket: Send,
 {
     let config = SessionConfig {
@@ -125,79 +118,29 @@ where
         flood_bytes: options.flood_bytes,
         command_timeout: seconds(options.command_timeout, "--command-timeout")?,
     };
-    // Boxed: the session table is large for a stack frame.
-    let mut server: Box<PmuServer<S, MAX_SESSIONS>> =
-        Box::new(PmuServer::bind(&mut stack, port, config).map_err(|e| {
-            Failure::runtime(format!(
-                "cannot listen on {}: {e:?}",
-                SocketAddr::new(bind, port)
-            ))
-        })?);
-    server.set_session_limit(usize::from(options.max_sessions));
-    let local = stack
-        .local_addr_of(server.listener())
-        .map_err(|e| Failure::runtime(format!("listening socket has no address: {e}")))?;
+    let failed = |e: ServeError<S::Error>| match e {
+        ServeError::Listen(e) => Failure::runtime(format!(
+            "cannot listen on {}: {e:?}",
+            SocketAddr::new(bind, port)
+        )),
+        ServeError::Address(e) => Failure::runtime(format!("listening socket has no address: {e}")),
+        ServeError::Share(e) => Failure::runtime(format!("cannot share the listening socket: {e}")),
+    };
+    let bound = net::serve::bind(stack, port, config).map_err(failed)?;
     let count = describe_count(options.count);
     log.always(format_args!(
-        "{name} listening on {local} ({about}n = {count}, floodme {} bytes, up to {} sessions)",
-        options.flood_bytes, options.max_sessions
+        "{name} listening on {} ({about}n = {count}, floodme {} bytes, up to {} sessions)",
+        bound.local, options.flood_bytes, options.max_sessions
     ));
-
-    // Event loops, all accepting from the one listening socket. The session
-    // limit is split between them, so a small limit keeps one loop: then
-    // "busy" means exactly --max-sessions sessions are running.
-    let threads = threads.map_or_else(
-        || match options.max_sessions >= 64 {
-            true => {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                (cores / S::CORES_PER_LOOP).max(1)
-            }
-            false => 1,
-        },
-        usize::from,
-    );
-    let per_thread = (usize::from(options.max_sessions) / threads).max(1);
-    server.set_session_limit(per_thread);
-    let mut workers = Vec::new();
-    for i in 1..threads {
-        let (worker, listener) = stack
-            .worker(server.listener())
-            .map_err(|e| Failure::runtime(format!("cannot share the listening socket: {e}")))?;
-        let mut extra: Box<PmuServer<S, MAX_SESSIONS>> =
-            Box::new(PmuServer::with_listener(listener, config));
-        extra.set_session_limit(per_thread);
-        workers.push((
-            worker,
-            extra,
-            options.seed.map(|s| s.wrapping_add(i as u64)),
-        ));
-    }
-    std::thread::scope(|scope| {
-        for (worker, mut extra, seed) in workers {
-            scope.spawn(move || event_loop(worker, &mut extra, clock, seed, log));
-        }
-        event_loop(stack, &mut server, clock, options.seed, log)
-    })
-}
-
-fn event_loop<S>(
-    mut stack: S,
-    server: &mut PmuServer<S, MAX_SESSIONS>,
-    clock: HostClock,
-    seed: Option<u64>,
-    log: &Log,
-) -> !
-where
-    S: TcpFullStack + HalfClose + Park,
-{
-    let mut rng = seeded_or_random(seed);
-    let mut buf = vec![0u8; SEND_BUFFER];
-    loop {
-        server.poll(&mut stack, clock.now(), &mut rng, &mut buf, &mut |event| {
-            report(log, &event)
-        });
-        stack.park(server.poll_timeout());
-    }
+    bound
+        .serve_forever(
+            clock,
+            usize::from(options.max_sessions),
+            threads.map(usize::from),
+            options.seed,
+            &|event| report(log, event),
+        )
+        .map_err(failed)
 }
 
 /// `15` or `random 2-17`, for start-up lines.
@@ -205,44 +148,6 @@ pub fn describe_count(count: MessageCount) -> String {
     match count {
         MessageCount::Fixed(n) => n.to_string(),
         MessageCount::Random { min, max } => format!("random {min}-{max}"),
-    }
-}
-
-/// What `serve` needs of a host stack beyond embedded-nal: the address a
-/// listening socket got (port 0 picks one), and a stack for another thread
-/// that accepts from the same listening socket.
-pub trait LocalAddr: TcpClientStack + Sized {
-    /// Cores one event loop gets by default. Plain TCP: two, because most
-    /// of a short session's cost is the kernel's, and on loopback half of
-    /// that runs in the clients' threads — measured on 2 cores with 64
-    /// local PDCs, one loop served 8–15 % more sessions/s than two. TLS:
-    /// one, its cost is the loop's own cryptography (two loops: +9 %).
-    const CORES_PER_LOOP: usize;
-    /// The socket's local address.
-    fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr>;
-    /// A new stack, for another thread, holding a handle to `listener`.
-    fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)>;
-}
-
-impl LocalAddr for StdStack {
-    const CORES_PER_LOOP: usize = 2;
-    fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
-        self.local_addr(socket)
-    }
-    fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)> {
-        let mut stack = StdStack::new(self.bind_ip(), self.clock());
-        let shared = stack.share_listener(self, listener)?;
-        Ok((stack, shared))
-    }
-}
-
-impl LocalAddr for TlsStack {
-    const CORES_PER_LOOP: usize = 1;
-    fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
-        self.local_addr(socket)
-    }
-    fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)> {
-        self.worker(listener)
     }
 }
 

@@ -36,15 +36,15 @@ pub fn tls_material(state: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Failure
     let ca_dir = state.join("ca");
     let (ca_crt, _) = ca::ca_files(&ca_dir);
     if !ca_crt.exists() {
-        ca::init(&ca_dir, &ca::default_name(), false)
+        ca::init(&ca_dir, &ca::default_name(), ca::KeyKind::EcdsaP256, false)
             .map_err(|e| Failure::runtime(format!("cannot make the CA: {e}")))?;
     }
     let crt = state.join("localhost.crt");
     let key = state.join("localhost_key.pem");
     if !crt.exists() || !key.exists() {
-        let (key_path, csr) = ca::request(state, "localhost")
+        let (key_path, csr) = ca::request(state, "localhost", ca::KeyKind::EcdsaP256, true)
             .map_err(|e| Failure::runtime(format!("cannot make a key: {e}")))?;
-        ca::sign(&csr, &ca_dir, &crt, 730, None)
+        ca::sign(&csr, &ca_dir, &crt, 730, None, ca::Profile::Modern, true)
             .map_err(|e| Failure::runtime(format!("cannot sign the TLS PMU's certificate: {e}")))?;
         debug_assert_eq!(key_path, key);
     }

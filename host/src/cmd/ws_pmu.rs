@@ -6,12 +6,15 @@
 //! message is due, and a blocked thread costs no CPU.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pmulab_core::command::Command;
 use pmulab_core::flood;
+use pmulab_core::pmu::ServerEvent;
 use pmulab_core::rng::SplitMix64;
 use pmulab_core::session::{Input, Session, SessionConfig};
 use pmulab_core::time::{Clock, Instant};
@@ -38,8 +41,12 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// A client that stops reading is given up on after this long.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Who hears of each session's events besides the log.
+type Observer = Arc<dyn Fn(&ServerEvent<'_>) + Send + Sync>;
+
 /// What every connection thread needs.
 struct Shared<'a> {
+    observe: Option<Observer>,
     config: SessionConfig,
     text: bool,
     fragment: Option<usize>,
@@ -65,6 +72,7 @@ pub fn run(args: WsPmuArgs, log: &Log) -> Result<(), Failure> {
     let local = listener.local_addr().map_err(Failure::runtime)?;
     let mut seed_source = seeded_or_random(args.session.seed);
     let shared = Shared {
+        observe: None,
         config,
         text: args.text,
         fragment: args.fragment.map(|f| f as usize),
@@ -114,6 +122,82 @@ pub fn run(args: WsPmuArgs, log: &Log) -> Result<(), Failure> {
                 log.always(format_args!("{peer} dropped: cannot start a thread: {e}"));
             }
         }
+    })
+}
+
+impl Shared<'_> {
+    fn observe(&self, event: ServerEvent<'_>) {
+        if let Some(observe) = &self.observe {
+            observe(&event);
+        }
+    }
+}
+
+/// A WebSocket PMU on 127.0.0.1 serving in a thread of its own until dropped,
+/// telling `observe` what it does (the grader's witness).
+#[derive(Debug)]
+pub struct Background {
+    /// Where it listens.
+    pub local: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts a [`Background`] WebSocket PMU: text or binary messages, floodme
+/// in frames of `fragment` bytes.
+pub fn serve_in_background(
+    config: SessionConfig,
+    text: bool,
+    fragment: Option<usize>,
+    observe: Observer,
+) -> std::io::Result<Background> {
+    let listener = listen(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        let log = Log::silent();
+        let shared = Shared {
+            observe: Some(observe),
+            config,
+            text,
+            fragment,
+            max_message: 4096,
+            seed: pmulab_core::rng::Random::next_u64(&mut seeded_or_random(None)),
+            sessions: AtomicUsize::new(0),
+            max_sessions: 16,
+            counter: AtomicU64::new(0),
+            clock: HostClock::new(),
+            log: &log,
+        };
+        std::thread::scope(|scope| {
+            while !stopping.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+                        let shared = &shared;
+                        scope.spawn(move || serve(stream, peer, shared));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+    });
+    Ok(Background {
+        local,
+        stop,
+        thread: Some(thread),
     })
 }
 
@@ -189,6 +273,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared<'_>) {
         }
     };
     log.info(format_args!("{peer} connected"));
+    shared.observe(ServerEvent::Accepted { peer });
     let n = shared.counter.fetch_add(1, Ordering::Relaxed);
     let mut rng = SplitMix64::new(shared.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let outcome = converse(&mut ws, peer, shared, &mut rng);
@@ -196,9 +281,22 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared<'_>) {
         Ok(sent) => {
             close(&mut ws, CloseCode::Normal, "");
             log.info(format_args!("{peer} done, {sent} bytes sent"));
+            shared.observe(ServerEvent::Finished { peer, bytes: sent });
         }
-        Err(Ended::Gone(why)) => log.info(format_args!("{peer} left: {why}")),
+        Err(Ended::Gone(why)) => {
+            log.info(format_args!("{peer} left: {why}"));
+            shared.observe(ServerEvent::Aborted {
+                peer,
+                bytes: 0,
+                error: &why,
+            });
+        }
         Err(Ended::Violation(code, why)) => {
+            shared.observe(ServerEvent::Aborted {
+                peer,
+                bytes: 0,
+                error: &why,
+            });
             close(&mut ws, code, &why);
             log.always(format_args!(
                 "{peer} closed with {}: {why}",
@@ -237,6 +335,11 @@ fn converse(
         }
         match input {
             Input::Accepted { command, count } => {
+                shared.observe(ServerEvent::Command {
+                    peer,
+                    command,
+                    count,
+                });
                 flood = command == Command::Floodme;
                 match flood {
                     true => shared.log.info(format_args!(
@@ -250,6 +353,7 @@ fn converse(
             }
             Input::Refused(error) => {
                 refused = true;
+                shared.observe(ServerEvent::Refused { peer, error });
                 shared.log.info(format_args!("{peer} refused: {error}"));
             }
             _ => {}

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod deadline;
+pub mod serve;
 pub mod stack;
 pub mod tls;
 

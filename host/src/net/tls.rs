@@ -92,14 +92,22 @@ pub fn describe_tls_error(e: &rustls::Error) -> String {
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 format!("the server's certificate is not valid yet ({c})")
             }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                format!("the server's certificate does not match the server name ({c})")
-            }
-            CertificateError::Other(o) if crate::tls_config::is_v1(&o.to_string()) => {
+            CertificateError::NotValidForNameContext {
+                expected,
+                presented,
+            } => {
+                let names: Vec<&str> = presented.iter().map(|p| bare_name(p)).collect();
                 format!(
-                    "the server's certificate is {}",
-                    crate::tls_config::V1_ADVICE
+                    "the server's certificate is not for {}: it names {}",
+                    crate::tls_config::server_name_text(expected),
+                    match names.is_empty() {
+                        true => "no host".to_string(),
+                        false => names.join(", "),
+                    }
                 )
+            }
+            CertificateError::NotValidForName => {
+                "the server's certificate does not match the server name".into()
             }
             other => format!("the server's certificate was refused: {other}"),
         },
@@ -107,6 +115,14 @@ pub fn describe_tls_error(e: &rustls::Error) -> String {
         Error::InvalidMessage(m) => format!("the peer does not speak TLS ({m:?})"),
         other => other.to_string(),
     }
+}
+
+/// `banana` from webpki's `DnsName("banana")`; other names as they are.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .unwrap_or(presented)
 }
 
 /// Which side of TLS this stack plays.
