@@ -172,7 +172,10 @@ pub fn run() -> Result<(), Failure> {
                     "ca init",
                 )?;
                 ok(
-                    &run_self(&args(&["ca", "request", &d, "--cn", "banana"]), LIMIT)?,
+                    &run_self(
+                        &args(&["ca", "request", &d, "--cn", "banana", "--rsa"]),
+                        LIMIT,
+                    )?,
                     "ca request",
                 )?;
                 let signed = run_self(
@@ -184,6 +187,7 @@ pub fn run() -> Result<(), Failure> {
                         &format!("{d}/ca"),
                         "--out",
                         &format!("{d}/banana.crt"),
+                        "--course",
                     ]),
                     LIMIT,
                 )?;

@@ -106,7 +106,8 @@ impl Report {
         if let Some(ran) = &check.ran
             && (check.verdict.is_err() || self.show_output)
         {
-            for line in excerpt(ran) {
+            let noted = ran.exit_note().is_some_and(|n| check.notes.contains(&n));
+            for line in excerpt(ran, !noted) {
                 say!("        {line}")?;
             }
         }
@@ -135,9 +136,9 @@ impl Report {
     }
 }
 
-/// The run's ending and output, cut to [`SHOWN_LINES`] lines per stream
-/// with a line saying how much was cut.
-fn excerpt(ran: &Ran) -> Vec<String> {
+/// The run's ending (unless a note said it) and output, cut to
+/// [`SHOWN_LINES`] lines per stream with a line saying how much was cut.
+fn excerpt(ran: &Ran, with_ending: bool) -> Vec<String> {
     let ending = match ran.ending {
         super::program::Ending::Exited(code) => format!("exit {code}"),
         super::program::Ending::Signalled => "ended by a signal".into(),
@@ -145,8 +146,19 @@ fn excerpt(ran: &Ran) -> Vec<String> {
         super::program::Ending::StoppedWhenDone => "stopped after its output was complete".into(),
         super::program::Ending::Stopped => "stopped at the end of the scenario".into(),
     };
-    let mut lines = vec![ending];
+    let mut lines = Vec::new();
+    if with_ending {
+        lines.push(ending);
+    }
+    if ran.stdout.is_empty() && ran.stderr.is_empty() {
+        lines.push("(it printed nothing, on stdout or stderr)".into());
+        return lines;
+    }
     for (name, text) in [("stdout", &ran.stdout), ("stderr", &ran.stderr)] {
+        if text.is_empty() {
+            lines.push(format!("--- {name}: nothing ---"));
+            continue;
+        }
         lines.push(format!("--- {name} ---"));
         let all: Vec<&str> = text.lines().collect();
         for line in all.iter().take(SHOWN_LINES) {
