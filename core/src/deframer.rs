@@ -57,6 +57,10 @@ pub struct Deframer {
     ws: [u8; WS_CAPACITY],
     ws_len: usize,
     messages: u64,
+    /// The open message is a prefix with nothing after it yet.
+    bare: bool,
+    /// The stream ended inside a message's prefix (or right after it).
+    cut: bool,
 }
 
 impl Deframer {
@@ -69,7 +73,15 @@ impl Deframer {
             ws: [0; WS_CAPACITY],
             ws_len: 0,
             messages: 0,
+            bare: false,
+            cut: false,
         }
+    }
+
+    /// Whether the stream ended in the middle of a message: inside the
+    /// prefix of the next one, or right after it. Known after [`Deframer::finish`].
+    pub fn ended_mid_message(&self) -> bool {
+        self.cut
     }
 
     /// Messages completed so far.
@@ -97,6 +109,7 @@ impl Deframer {
                     at: (self.held == 0).then_some(start),
                 });
                 self.in_message = true;
+                self.bare = true;
                 sink(Piece::Text(PREFIX));
                 self.matched = 0;
                 self.held = 0;
@@ -117,13 +130,19 @@ impl Deframer {
         self.text(&input[text_start..end], Some(text_start), sink);
     }
 
-    /// The stream ended: completes the last message.
+    /// The stream ended: completes the last message. A trailing part of a
+    /// prefix is the start of a message the stream cut short: it is a
+    /// message of its own, never glued to the one before, and
+    /// [`Deframer::ended_mid_message`] says so.
     pub fn finish<'a>(&mut self, sink: &mut impl FnMut(Piece<'a>)) {
         if self.matched > 0 {
-            // A trailing partial prefix is text of the last message.
+            self.cut = true;
+            self.end(sink);
             self.text(&PREFIX[..self.matched], None, sink);
             self.matched = 0;
             self.held = 0;
+        } else if self.in_message && self.bare {
+            self.cut = true;
         }
         self.end(sink);
     }
@@ -161,6 +180,7 @@ impl Deframer {
         }
         if !body.is_empty() {
             self.flush_ws(sink);
+            self.bare = false;
             sink(Piece::Text(body));
         }
         for &b in trailing {
@@ -184,6 +204,7 @@ impl Deframer {
         if self.in_message {
             self.ws_len = 0;
             self.in_message = false;
+            self.bare = false;
             self.messages += 1;
             sink(Piece::End);
         }

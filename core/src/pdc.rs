@@ -112,6 +112,12 @@ pub enum PdcError<N, O> {
     Refused(ErrorLine),
     /// The reply is a TLS record: the PMU speaks TLS, the client did not.
     TlsReply,
+    /// The reply is HTTP: the PMU speaks WebSocket, the client did not.
+    HttpReply,
+    /// The stream ended in the middle of a message (inside its prefix, or
+    /// right after it); everything before it was delivered, and the
+    /// fragment as a message of its own.
+    EndedMidMessage,
     /// Writing the output failed.
     Output(O),
 }
@@ -163,6 +169,12 @@ impl<N: fmt::Debug, O: fmt::Display> fmt::Display for PdcError<N, O> {
             PdcError::TlsReply => {
                 f.write_str("the PMU answered with TLS: it is a TLS server, connect with TLS")
             }
+            PdcError::HttpReply => f.write_str(
+                "the PMU answered with HTTP: it is a WebSocket/HTTP server: use ws://HOST:PORT/ or --ws",
+            ),
+            PdcError::EndedMidMessage => f.write_str(
+                "the stream ended in the middle of a message (its last line is the start of one)",
+            ),
             PdcError::Output(e) => write!(f, "cannot write the output: {e}"),
         }
     }
@@ -289,6 +301,8 @@ enum ReplyState {
     Error,
     /// The reply is a TLS record.
     Tls,
+    /// The reply is an HTTP response.
+    Http,
 }
 
 /// Whether a reply's first bytes are a TLS record header: an alert (21) or
@@ -296,6 +310,25 @@ enum ReplyState {
 /// spoke plain text to it.
 fn looks_like_tls(head: &[u8]) -> bool {
     matches!(head, [21 | 22, 3, 0..=4, ..])
+}
+
+/// Whether a reply starts as an HTTP response does (`HTTP/1.1 400 …`), as
+/// a WebSocket server answers a client that skipped the upgrade.
+fn looks_like_http(head: &[u8]) -> bool {
+    head.starts_with(b"HTTP/")
+}
+
+/// What a reply's first bytes say it is.
+fn classify(head: &[u8]) -> ReplyState {
+    if head.starts_with(ERROR_MARK) {
+        ReplyState::Error
+    } else if looks_like_tls(head) {
+        ReplyState::Tls
+    } else if looks_like_http(head) {
+        ReplyState::Http
+    } else {
+        ReplyState::Data
+    }
 }
 
 impl Reply {
@@ -321,13 +354,7 @@ impl Reply {
             if self.head_len == 0 && bytes.len() >= ERROR_MARK.len() {
                 // The usual case: the first read decides on its own, and is
                 // delivered whole so that offsets within it stay true.
-                self.state = if bytes.starts_with(ERROR_MARK) {
-                    ReplyState::Error
-                } else if looks_like_tls(bytes) {
-                    ReplyState::Tls
-                } else {
-                    ReplyState::Data
-                };
+                self.state = classify(bytes);
             } else {
                 let take = (ERROR_MARK.len() - self.head_len).min(bytes.len());
                 self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
@@ -340,7 +367,7 @@ impl Reply {
             }
         }
         match self.state {
-            ReplyState::Head | ReplyState::Tls => Ok(()),
+            ReplyState::Head | ReplyState::Tls | ReplyState::Http => Ok(()),
             ReplyState::Data => self.deliver(bytes, out),
             ReplyState::Error => {
                 let take = (MAX_ERROR_LINE - self.head_len).min(bytes.len());
@@ -352,17 +379,14 @@ impl Reply {
     }
 
     fn decide_head<N, O: PdcOutput>(&mut self, out: &mut O) -> Result<(), PdcError<N, O::Error>> {
-        if self.head[..self.head_len] == *ERROR_MARK {
-            self.state = ReplyState::Error;
-            return Ok(());
+        self.state = classify(&self.head[..self.head_len]);
+        match self.state {
+            ReplyState::Data => {
+                let head = self.head;
+                self.deliver(&head[..self.head_len], out)
+            }
+            _ => Ok(()),
         }
-        if looks_like_tls(&self.head[..self.head_len]) {
-            self.state = ReplyState::Tls;
-            return Ok(());
-        }
-        self.state = ReplyState::Data;
-        let head = self.head;
-        self.deliver(&head[..self.head_len], out)
     }
 
     fn deliver<N, O: PdcOutput>(
@@ -403,11 +427,14 @@ impl Reply {
                 }));
             }
             ReplyState::Tls => return Err(PdcError::TlsReply),
+            ReplyState::Http => return Err(PdcError::HttpReply),
             // A reply shorter than `ERROR:` is data all the same.
             ReplyState::Head => {
                 self.decide_head(out)?;
-                if self.state == ReplyState::Tls {
-                    return Err(PdcError::TlsReply);
+                match self.state {
+                    ReplyState::Tls => return Err(PdcError::TlsReply),
+                    ReplyState::Http => return Err(PdcError::HttpReply),
+                    _ => {}
                 }
             }
             ReplyState::Data => {}
@@ -421,6 +448,9 @@ impl Reply {
             });
             result.map_err(PdcError::Output)?;
             self.summary.messages = self.deframer.messages();
+            if self.deframer.ended_mid_message() {
+                return Err(PdcError::EndedMidMessage);
+            }
         }
         Ok(self.summary)
     }

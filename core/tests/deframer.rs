@@ -137,7 +137,10 @@ fn line_endings_after_messages_are_not_part_of_them() {
 fn near_misses_of_the_prefix_are_text() {
     let cases: &[(&[u8], &[&str])] = &[
         (b"TThis is PMU data 1", &["T", "This is PMU data 1"]),
-        (b"This is PMU data 0This is", &["This is PMU data 0This is"]),
+        (
+            b"This is PMU data 0This is",
+            &["This is PMU data 0", "This is"],
+        ),
         (b"This is PMU dat", &["This is PMU dat"]),
         (
             b"This is PMU data 0ThiS is PMU data 1",
@@ -152,6 +155,40 @@ fn near_misses_of_the_prefix_are_text() {
             let (a, b) = stream.split_at(cut);
             assert_eq!(&deframe(&[a, b]).0, expected, "{stream:?} cut at {cut}");
         }
+    }
+}
+
+/// Whether the stream, read as `reads`, ended in the middle of a message.
+fn cut_short(reads: &[&[u8]]) -> bool {
+    let mut d = Deframer::new();
+    for read in reads {
+        d.feed(read, &mut |_| {});
+    }
+    d.finish(&mut |_| {});
+    d.ended_mid_message()
+}
+
+#[test]
+fn a_stream_cut_in_a_message_s_prefix_ends_with_the_fragment_on_its_own() {
+    for stream in [
+        &b"This is PMU data 0This is PMU da"[..],
+        b"This is PMU data 0This is PMU data ",
+        b"This is PMU data 0T",
+    ] {
+        for cut in 0..=stream.len() {
+            let (a, b) = stream.split_at(cut);
+            let messages = deframe(&[a, b]).0;
+            assert_eq!(messages[0], "This is PMU data 0", "{stream:?} cut at {cut}");
+            assert_eq!(messages.len(), 2, "{stream:?} cut at {cut}: {messages:?}");
+            assert!(cut_short(&[a, b]), "{stream:?} cut at {cut}");
+        }
+    }
+    for whole in [
+        &b"This is PMU data 0This is PMU data 1"[..],
+        b"This is PMU data 12 ",
+        b"",
+    ] {
+        assert!(!cut_short(&[whole]), "{whole:?}");
     }
 }
 

@@ -258,3 +258,47 @@ fn a_tls_alert_in_reply_says_the_pmu_speaks_tls() {
     assert!(matches!(result, Err(PdcError::TlsReply)), "{result:?}");
     assert!(out.messages.is_empty());
 }
+
+#[test]
+fn an_http_answer_says_the_pmu_speaks_websocket() {
+    let net = MockNet::new();
+    net.script(
+        pmu(),
+        Script {
+            chunks: vec![(
+                Duration::ZERO,
+                b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n".to_vec(),
+            )],
+            close_after: Some(Duration::ZERO),
+            reset: false,
+        },
+    );
+    let (result, out) = run(&net, ReplyKind::Messages);
+    assert!(matches!(result, Err(PdcError::HttpReply)), "{result:?}");
+    assert!(out.messages.is_empty(), "HTTP printed as PMU data");
+}
+
+#[test]
+fn a_stream_cut_inside_a_prefix_is_an_error_after_the_messages() {
+    let net = MockNet::new();
+    net.script(
+        pmu(),
+        Script {
+            chunks: vec![(
+                Duration::ZERO,
+                b"This is PMU data 0This is PMU data 1This is PM".to_vec(),
+            )],
+            close_after: Some(Duration::ZERO),
+            reset: false,
+        },
+    );
+    let (result, out) = run(&net, ReplyKind::Messages);
+    assert!(
+        matches!(result, Err(PdcError::EndedMidMessage)),
+        "{result:?}"
+    );
+    assert_eq!(
+        out.messages,
+        ["This is PMU data 0", "This is PMU data 1", "This is PM"]
+    );
+}

@@ -322,7 +322,15 @@ pub struct CheckedCsr {
 pub fn check_csr(pem: &str) -> Result<CheckedCsr, Refusal> {
     let der = rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
         .map(|d: rustls::pki_types::CertificateSigningRequestDer<'_>| d.as_ref().to_vec())
-        .map_err(|e| Refusal::NotACsr(e.to_string()))?;
+        .map_err(|e| {
+            Refusal::NotACsr(match e {
+                rustls::pki_types::pem::Error::NoItemsFound => {
+                    "the file holds no PEM request (expected -----BEGIN CERTIFICATE REQUEST-----)"
+                        .to_string()
+                }
+                other => other.to_string(),
+            })
+        })?;
     let (_, csr) =
         X509CertificationRequest::from_der(&der).map_err(|e| Refusal::NotACsr(e.to_string()))?;
     let info = &csr.certification_request_info;

@@ -14,6 +14,8 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status when the PMU answered `ERROR:`.
 pub const EXIT_REFUSED: u8 = 3;
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,7 +25,8 @@ pub const EXIT_REFUSED: u8 = 3;
     long_about = "pmulab runs both sides of the TCP/IP lab — the PMU (a grid sensor's data \
 server) and the PDC (the data concentrator) — on loopback, with the lab's own command lines.",
     after_help = "Try it (two terminals):\n  pmulab pmu\n  pmulab pdc 127.0.0.1 5003 CMD_short:0\n\n\
-Exit status: 0 success, 1 network or protocol failure, 2 bad command line, 3 the PMU refused the command.",
+Exit status: 0 success, 1 network or protocol failure, 2 bad command line, 3 the PMU refused the command, \
+130 interrupted (Ctrl-C).",
     propagate_version = true
 )]
 pub struct Cli {
@@ -79,7 +82,7 @@ never get an answer."
 
     /// Part 4: join a multicast group and print every message, one per line.
     #[command(after_help = "Examples:\n  pmulab receiver 224.1.1.1 10505\n  \
-pmulab receiver 224.1.1.1 10505 --plain --count 10\n\n\
+pmulab receiver 224.1.1.1 10505 --plain --max-messages 10\n\n\
 Each datagram is a 6-byte identifier and UTF-8 text, printed as `id: text` (control \
 characters escaped, so one message is one line). A malformed datagram is reported on \
 stderr and the receiver keeps listening. Several receivers on one machine all get every \
@@ -101,7 +104,7 @@ intervals, and starts over. Without a file it sends a short text of its own.")]
 
     /// Part 5 server: the PMU behind TLS (rustls), TLS 1.3 and 1.2.
     #[command(
-        after_help = "Examples:\n  pmulab secure-pmu 5003 banana.crt banana_key.pem\n  \
+        after_help = "Examples:\n  pmulab secure-pmu 5443 banana.crt banana_key.pem\n  \
 pmulab secure-pmu 0 server.crt server.key --count random -v\n\n\
 After the handshake the session is the part 2 PMU's. A failed handshake (a plaintext \
 client, garbage, a client that refuses the certificate) is logged and the server keeps \
@@ -126,7 +129,11 @@ course's client, the host name is not checked unless --server-name is given.")]
     SecurePdc(SecurePdcArgs),
 
     /// Part 5: the course's certificate authority: create it, sign CSRs after checks.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pmulab ca init course-ca\n  \
+pmulab ca request . --cn banana --rsa\n  pmulab ca sign banana.csr --ca course-ca --out banana.crt --course"
+    )]
     Ca(CaCommand),
 
     /// Every lab server at once, on loopback: the course's servers on any laptop.
@@ -170,36 +177,80 @@ complete) and errors by kind. It stops at --sessions or --duration, whichever co
     Load(LoadArgs),
 
     /// Walk through parts 1-6 locally, saying what to notice; exits 0 when every part worked.
+    #[command(after_help = "Example:\n  pmulab demo\n\n\
+Runs each part's servers and clients on loopback, on free ports, and shows what the part \
+teaches: a stream without message boundaries, glued and split messages, retransmission \
+under loss, multicast, a verified TLS session with a certificate signed as the course did, \
+WebSocket messages and frames. Exit status 0 when every part worked.")]
     Demo,
 
     /// Part 1: print every UDP datagram received on a port.
+    #[command(after_help = "Examples:\n  pmulab udp-receiver 5000\n  \
+pmulab udp-receiver 5000 --bind 127.0.0.1 --max-messages 2\n\n\
+Prints `from ADDR:PORT: text` for every datagram. It listens on all interfaces by \
+default, as in the lab; --bind 127.0.0.1 keeps it on this machine.")]
     UdpReceiver(UdpReceiverArgs),
 
     /// Part 1: send one UDP datagram and print "Message sent".
+    #[command(
+        after_help = "Examples:\n  pmulab udp-sender 127.0.0.1 5000 \"Hello, PMU\"\n  \
+pmulab udp-sender localhost 5000 hello\n\n\
+UDP has no connection: \"Message sent\" says the datagram left, not that anyone got it."
+    )]
     UdpSender(UdpSenderArgs),
 
     /// Part 1: TCP echo server, one connection at a time.
+    #[command(after_help = "Examples:\n  pmulab echo-server 5001\n  \
+pmulab echo-server 5001 --bind 127.0.0.1 --max-connections 1\n\n\
+SO_REUSEADDR is set, as in the lab, so a restarted server can listen at once while the \
+previous connection is in TIME_WAIT.")]
     EchoServer(EchoServerArgs),
 
     /// Part 1: send a sentence to an echo server and read it back in 16-byte pieces.
+    #[command(
+        after_help = "Examples:\n  pmulab echo-client 127.0.0.1 5001 \"The PMU measures, the PDC concentrates.\"\n\n\
+Each read returns at most 16 bytes, wherever they fall: a stream has no message boundaries."
+    )]
     EchoClient(EchoClientArgs),
+
+    /// Shell completions: `pmulab completions bash > /etc/bash_completion.d/pmulab`.
+    #[command(
+        after_help = "Examples:\n  pmulab completions bash > ~/.local/share/bash-completion/completions/pmulab\n  \
+pmulab completions zsh > ~/.zfunc/_pmulab\n  pmulab completions fish > ~/.config/fish/completions/pmulab.fish"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Man pages: pmulab.1 and one page per subcommand, written to a directory.
+    #[command(after_help = "Example:\n  pmulab man target/man && man -l target/man/pmulab-pdc.1")]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
 #[command(
-    override_usage = "pmulab pdc [OPTIONS] <SERVER> <PORT> <COMMAND>\n       pmulab pdc [OPTIONS] ws://<HOST>:<PORT>/<PATH> <COMMAND>"
+    override_usage = "pmulab pdc [OPTIONS] <SERVER> <PORT> <COMMAND>\n       pmulab pdc [OPTIONS] <URL> <COMMAND>"
 )]
 pub struct PdcArgs {
-    /// The PMU: an IPv4 address or a host name, or a ws:// URL (then no PORT).
+    /// The PMU: an IPv4 or IPv6 address (127.0.0.1, ::1 or [::1]) or a host
+    /// name (its IPv4 address first); or a URL ws://HOST:PORT/PATH (part 6).
+    #[arg(value_name = "SERVER|URL")]
     pub server: String,
-    /// The PMU's port (5003 on the course server; 5006 for WebSocket).
+    /// The PMU's port (5003 on the course server; 5006 for WebSocket); after a
+    /// URL, the command.
+    #[arg(value_name = "PORT|COMMAND")]
     pub port: String,
-    /// CMD_short:<seconds> or CMD_floodme.
+    /// CMD_short:<seconds> or CMD_floodme (after SERVER and PORT; a URL
+    /// takes the command in the place of PORT).
+    #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
 
     /// Speak WebSocket (RFC 6455) to ws://SERVER:PORT/ (part 6).
     #[arg(long, conflicts_with = "tls")]
     pub ws: bool,
+
+    /// Show on stderr each read's size and where messages start in it; over
+    /// WebSocket, each frame's opcode, FIN bit and length.
+    #[arg(long)]
+    pub trace: bool,
 
     #[command(flatten)]
     pub tls: TlsClientOptions,
@@ -215,24 +266,20 @@ pub struct TlsClientOptions {
     #[arg(long, requires = "ca")]
     pub tls: bool,
 
-    /// The CA certificate (PEM) that must have signed the PMU's certificate.
-    #[arg(long, value_name = "FILE", requires = "tls")]
+    /// The CA certificate (PEM) that must have signed the PMU's certificate
+    /// (implies --tls).
+    #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
 
     /// Also check that the PMU's certificate is for this name (otherwise,
     /// like the course's client, only the chain is checked). Sent as SNI.
-    #[arg(long, value_name = "NAME", requires = "tls")]
+    #[arg(long, value_name = "NAME", requires = "ca")]
     pub server_name: Option<String>,
 }
 
 /// How the PDC reads and reports; shared by `pdc` and `secure-pdc`.
 #[derive(Debug, Args)]
 pub struct PdcOptions {
-    /// Show on stderr each read's size and where messages start in it
-    /// (with --ws: each frame's opcode, FIN bit and length).
-    #[arg(long)]
-    pub trace: bool,
-
     /// Give up when the PMU is silent this long, in seconds [default: 10, or d + 10 for CMD_short:d].
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
@@ -254,6 +301,10 @@ pub struct PdcOptions {
     /// Print a summary (bytes, reads, messages) on stderr at the end.
     #[arg(long)]
     pub stats: bool,
+
+    /// Write the summary as JSON to this file (as `load --json` does).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -263,18 +314,22 @@ pub struct SecurePdcArgs {
     /// The CA certificate (PEM) that must have signed the PMU's certificate.
     pub ca_certificate: PathBuf,
 
-    /// The PMU's port.
-    #[arg(long, default_value_t = 5003)]
+    /// The PMU's port (the course's TLS PMU listened on 5003; `pmulab serve`'s is 5443).
+    #[arg(long, default_value_t = 5003, value_name = "PORT")]
     pub port: u16,
 
     /// The PMU's host.
-    #[arg(long, default_value = "localhost")]
+    #[arg(long, default_value = "localhost", value_name = "ADDR")]
     pub host: String,
 
     /// Also check that the PMU's certificate is for this name (otherwise,
     /// like the course's client, only the chain is checked). Sent as SNI.
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
+
+    /// Show on stderr each read's size and where messages start in it.
+    #[arg(long)]
+    pub trace: bool,
 
     #[command(flatten)]
     pub options: PdcOptions,
@@ -285,15 +340,15 @@ pub struct SecurePdcArgs {
 pub struct SessionOptions {
     /// Messages per CMD_short: a number, `random` (2 to 17, as the course's
     /// scorer varied it), or a range such as 5-20.
-    #[arg(long, default_value = "15", value_parser = crate::cmd::pmu::parse_count)]
+    #[arg(long, default_value = "15", value_name = "N", value_parser = crate::cmd::pmu::parse_count)]
     pub count: pmulab_core::session::MessageCount,
 
     /// Size of the CMD_floodme text in bytes.
-    #[arg(long, default_value_t = pmulab_core::flood::DEFAULT_FLOOD_BYTES)]
+    #[arg(long, default_value_t = pmulab_core::flood::DEFAULT_FLOOD_BYTES, value_name = "BYTES")]
     pub flood_bytes: u64,
 
     /// Sessions served at once; more connections are told the server is busy.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..=crate::cmd::pmu::MAX_SESSIONS as i64))]
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=crate::cmd::pmu::MAX_SESSIONS as i64))]
     pub max_sessions: u16,
 
     /// Seconds a client may take to send a complete command.
@@ -301,7 +356,7 @@ pub struct SessionOptions {
     pub command_timeout: f64,
 
     /// Seed for the random message counts, for reproducible runs.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 }
 
@@ -312,18 +367,18 @@ pub struct LoopOptions {
     /// Event loops, one per thread, sharing the listening socket and splitting
     /// --max-sessions [default: pmu one per two cores, secure-pmu one per
     /// core; one below 64 sessions].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
 }
 
 #[derive(Debug, Args)]
 pub struct PmuArgs {
     /// TCP port to listen on; 0 picks a free one (printed at start).
-    #[arg(long, default_value_t = 5003)]
+    #[arg(long, default_value_t = 5003, value_name = "PORT")]
     pub port: u16,
 
     /// Address to listen on. 0.0.0.0 or :: opens the PMU to the network.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR", value_parser = parse_bind)]
     pub bind: IpAddr,
 
     #[command(flatten)]
@@ -336,11 +391,11 @@ pub struct PmuArgs {
 #[derive(Debug, Args)]
 pub struct WsPmuArgs {
     /// TCP port to listen on; 0 picks a free one (printed at start).
-    #[arg(long, default_value_t = 5006)]
+    #[arg(long, default_value_t = 5006, value_name = "PORT")]
     pub port: u16,
 
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR", value_parser = parse_bind)]
     pub bind: IpAddr,
 
     /// Send messages as text; the course's server sent binary messages.
@@ -370,7 +425,7 @@ pub struct SecurePmuArgs {
     pub key: PathBuf,
 
     /// Address to listen on (the lab listens on localhost, IPv4).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR", value_parser = parse_bind)]
     pub bind: IpAddr,
 
     #[command(flatten)]
@@ -383,8 +438,10 @@ pub struct SecurePmuArgs {
 #[derive(Debug, Subcommand)]
 pub enum CaCommand {
     /// Create the CA: a key and a self-signed CA certificate in DIR.
-    #[command(after_help = "Example:\n  pmulab ca init course-ca\n\n\
-Writes DIR/ca.key (private, mode 600) and DIR/ca.crt (give this one to clients).")]
+    #[command(
+        after_help = "Examples:\n  pmulab ca init course-ca\n  pmulab ca init course-ca --rsa --cn \"Course CA\"\n\n\
+Writes DIR/ca.key (private, mode 600) and DIR/ca.crt (give this one to clients)."
+    )]
     Init(CaInitArgs),
 
     /// Sign a certificate signing request, after checking it.
@@ -474,6 +531,7 @@ pub struct LoadArgs {
     /// The PMU's address or host name.
     pub server: String,
     /// Its port.
+    #[arg(value_parser = parse_connect_port)]
     pub port: u16,
     /// tcp (part 2), tls (part 5), ws (part 6) or udp (part 3's reset).
     #[arg(long, default_value = "tcp", value_parser = ["tcp", "tls", "ws", "udp"])]
@@ -482,13 +540,13 @@ pub struct LoadArgs {
     #[arg(long)]
     pub command: Option<String>,
     /// Sessions in flight at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
     /// Stop after this many sessions.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = parse_at_least_one)]
     pub sessions: u64,
     /// Stop after this many seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub duration: f64,
     /// The CA certificate, with --protocol tls.
     #[arg(long, value_name = "FILE")]
@@ -504,13 +562,13 @@ pub struct LoadArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Add this to every port (5003 → 5003 + N …): two instances, or ports above 1024.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_name = "N")]
     pub port_offset: u16,
     /// Where the CA and the TLS PMU's certificate are kept [default: ~/.local/state/pmulab].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Messages per CMD_short: a number, `random`, or a range such as 5-20.
-    #[arg(long, default_value = "15")]
+    #[arg(long, default_value = "15", value_name = "N")]
     pub count: String,
     /// The UDP reset PMU's loss probability.
     #[arg(long, default_value_t = 0.4)]
@@ -585,6 +643,7 @@ pub struct ResetArgs {
     /// The PMU: a host name (both its IPv4 and IPv6 addresses are used) or an address.
     pub server: String,
     /// The PMU's UDP port (5004 on the course server).
+    #[arg(value_parser = parse_connect_port)]
     pub port: u16,
 
     /// The request to send.
@@ -602,6 +661,10 @@ pub struct ResetArgs {
     /// Run the lab's experiment: N resets, then the mean number of requests and the loss estimate.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub trials: Option<u32>,
+
+    /// With --trials, write the results as JSON to this file (as `load --json` does).
+    #[arg(long, value_name = "FILE", requires = "trials")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -611,7 +674,7 @@ pub struct ResetPmuArgs {
     pub port: u16,
 
     /// Addresses to listen on, one per family [default: 127.0.0.1 and ::1].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
     pub bind: Vec<IpAddr>,
 
     /// Probability that a request is ignored, from 0 to 1.
@@ -627,7 +690,7 @@ pub struct ResetPmuArgs {
     pub period: f64,
 
     /// Seed for the losses and offsets, for reproducible runs.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 }
 
@@ -651,7 +714,7 @@ pub struct MulticastOptions {
     pub iface: std::net::Ipv4Addr,
 
     /// Hops a sent datagram may travel.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub ttl: u8,
 }
 
@@ -670,8 +733,8 @@ pub struct ReceiverArgs {
     #[arg(long)]
     pub show_address: bool,
     /// Exit after this many messages.
-    #[arg(long)]
-    pub count: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub max_messages: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -696,13 +759,13 @@ pub struct BotArgs {
     /// for a short play written for pmulab [default: builtin].
     pub file: Option<PathBuf>,
     /// Seconds between two lines.
-    #[arg(default_value_t = 1.0)]
+    #[arg(default_value_t = 1.0, value_name = "SECONDS")]
     pub interval: f64,
     /// Address of the interface to send from (127.0.0.1 keeps it on this machine).
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub iface: std::net::Ipv4Addr,
     /// Hops a datagram may travel (the course's bot used 10).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_name = "N")]
     pub ttl: u8,
     /// Send the text once, then the rewind marker, and exit.
     #[arg(long)]
@@ -712,20 +775,23 @@ pub struct BotArgs {
 #[derive(Debug, Args)]
 pub struct UdpReceiverArgs {
     /// UDP port to listen on.
+    #[arg(value_name = "PORT")]
     pub port: u16,
     /// Address to listen on (the lab listens on all interfaces).
-    #[arg(long, default_value = "0.0.0.0")]
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR", value_parser = parse_bind)]
     pub bind: IpAddr,
     /// Exit after this many datagrams.
-    #[arg(long)]
-    pub count: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub max_messages: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct UdpSenderArgs {
-    /// Destination host.
+    /// Destination: an address or a host name.
+    #[arg(value_name = "ADDR")]
     pub host: String,
     /// Destination port.
+    #[arg(value_parser = parse_connect_port)]
     pub port: u16,
     /// The text to send.
     pub message: String,
@@ -736,19 +802,76 @@ pub struct EchoServerArgs {
     /// TCP port to listen on.
     pub port: u16,
     /// Address to listen on (the lab listens on all interfaces).
-    #[arg(long, default_value = "0.0.0.0")]
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR", value_parser = parse_bind)]
     pub bind: IpAddr,
     /// Exit after serving this many connections.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub max_connections: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct EchoClientArgs {
-    /// The echo server.
+    /// The echo server: an address or a host name.
+    #[arg(value_name = "ADDR")]
     pub host: String,
     /// Its port.
+    #[arg(value_parser = parse_connect_port)]
     pub port: u16,
     /// The sentence to send.
     pub sentence: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory for the pages (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// An address to listen on: an IP address (`[::1]` too) or a name this
+/// machine resolves (`localhost`: its IPv4 address first).
+fn parse_bind(text: &str) -> Result<IpAddr, String> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = bare.parse() {
+        return Ok(ip);
+    }
+    let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(bare, 0))
+        .map_err(|e| format!("{text:?} is not an address, nor a name this machine resolves ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("{text:?} has no address"))
+}
+
+/// A port to send to or connect to: 1 to 65535 (0 only means "any" when listening).
+pub fn parse_connect_port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) => {
+            Err("port 0 cannot be reached: it means \"any free port\" only when listening".into())
+        }
+        Ok(port) => Ok(port),
+        Err(_) => Err(format!("{text:?} is not a port (1 to 65535)")),
+    }
+}
+
+/// A count that must be at least 1.
+fn parse_at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("it must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
 }

@@ -17,44 +17,98 @@ mod x509_chain;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
+use output::tell;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     raise_open_file_limit();
     let log = log::Log::new(cli.verbose);
-    let (name, result) = match cli.command {
-        Command::Pdc(args) => ("pdc", cmd::pdc::run(args, &log)),
-        Command::Pmu(args) => ("pmu", cmd::pmu::run(args, &log)),
-        Command::WsPmu(args) => ("ws-pmu", cmd::ws_pmu::run(args, &log)),
-        Command::SecurePmu(args) => ("secure-pmu", cmd::pmu::run_secure(args, &log)),
-        Command::SecurePdc(args) => ("secure-pdc", cmd::pdc::run_secure(args, &log)),
-        Command::Ca(command) => ("ca", cmd::ca::run(command)),
-        Command::Reset(args) => ("reset", cmd::reset::run(args, &log)),
-        Command::Serve(args) => ("serve", cmd::serve::run(args)),
-        Command::Grade(args) => ("grade", grade::run(args)),
-        Command::Demo => ("demo", cmd::demo::run()),
-        Command::Load(args) => ("load", cmd::load::run(args)),
-        Command::ResetPmu(args) => ("reset-pmu", cmd::reset_pmu::run(args, &log)),
-        Command::Receiver(args) => ("receiver", cmd::multicast::receiver(args, &log)),
-        Command::Sender(args) => ("sender", cmd::multicast::sender(args, &log)),
-        Command::Bot(args) => ("bot", cmd::multicast::bot(args, &log)),
-        Command::UdpReceiver(args) => ("udp-receiver", cmd::basics::udp_receiver(args)),
-        Command::UdpSender(args) => ("udp-sender", cmd::basics::udp_sender(args)),
-        Command::EchoServer(args) => ("echo-server", cmd::basics::echo_server(args, &log)),
-        Command::EchoClient(args) => ("echo-client", cmd::basics::echo_client(args)),
+    let result = match cli.command {
+        Command::Pdc(args) => cmd::pdc::run(args, &log),
+        Command::Pmu(args) => cmd::pmu::run(args, &log),
+        Command::WsPmu(args) => cmd::ws_pmu::run(args, &log),
+        Command::SecurePmu(args) => cmd::pmu::run_secure(args, &log),
+        Command::SecurePdc(args) => cmd::pdc::run_secure(args, &log),
+        Command::Ca(command) => cmd::ca::run(command),
+        Command::Reset(args) => cmd::reset::run(args, &log),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Grade(args) => grade::run(args),
+        Command::Demo => cmd::demo::run(),
+        Command::Load(args) => cmd::load::run(args),
+        Command::ResetPmu(args) => cmd::reset_pmu::run(args, &log),
+        Command::Receiver(args) => cmd::multicast::receiver(args, &log),
+        Command::Sender(args) => cmd::multicast::sender(args, &log),
+        Command::Bot(args) => cmd::multicast::bot(args, &log),
+        Command::UdpReceiver(args) => cmd::basics::udp_receiver(args),
+        Command::UdpSender(args) => cmd::basics::udp_sender(args),
+        Command::EchoServer(args) => cmd::basics::echo_server(args, &log),
+        Command::EchoClient(args) => cmd::basics::echo_client(args),
+        Command::Completions(args) => cmd::docs::completions(args),
+        Command::Man(args) => cmd::docs::man(args),
     };
     match result {
         Ok(()) => ExitCode::from(cli::EXIT_OK),
         Err(failure) => {
             if !failure.message.is_empty() {
-                eprintln!("pmulab {name}: error: {}", failure.message);
+                tell!(
+                    "{}: {} {}",
+                    program_name(),
+                    output::error_label(),
+                    failure.message
+                );
             }
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Help and version on stdout, exit 0; any other parse error in pmulab's
+/// one error style, `pmulab SUB: error: …`, with clap's usage after it.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayVersion => {
+            let _ = output::say_line(format_args!("pmulab {}", env!("CARGO_PKG_VERSION")));
+            return ExitCode::from(cli::EXIT_OK);
+        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(cli::EXIT_OK);
+        }
+        _ => {}
+    }
+    let rendered = e.render().to_string();
+    let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+    tell!(
+        "{}: {} {}",
+        program_name(),
+        output::error_label(),
+        text.trim_end()
+    );
+    ExitCode::from(cli::EXIT_USAGE)
+}
+
+/// `pmulab` and the subcommand (`pmulab ca sign`) the arguments name.
+fn program_name() -> String {
+    let mut command = Cli::command();
+    let mut name = "pmulab".to_string();
+    for arg in std::env::args().skip(1) {
+        if arg.starts_with('-') {
+            continue;
+        }
+        let Some(sub) = command.find_subcommand(&arg).cloned() else {
+            break;
+        };
+        name = format!("{name} {}", sub.get_name());
+        command = sub;
+    }
+    name
 }
 
 /// A server holds a descriptor per session and per closing connection:

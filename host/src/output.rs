@@ -27,15 +27,46 @@ macro_rules! tell {
 }
 pub(crate) use tell;
 
-/// One line on stderr; see [`tell!`].
+/// One line on stderr; see [`tell!`]. Colour is kept only on a terminal
+/// and without `NO_COLOR`.
 pub fn tell_line(line: std::fmt::Arguments<'_>) {
-    let mut err = io::stderr().lock();
+    let mut err = anstream::stderr().lock();
     let _ = err.write_fmt(line).and_then(|()| err.write_all(b"\n"));
+}
+
+/// Styles for the words that matter at a glance.
+pub mod style {
+    use anstyle::{AnsiColor, Style};
+
+    /// `error:`.
+    pub const ERROR: Style = Style::new()
+        .bold()
+        .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+    /// A check that passed.
+    pub const PASS: Style = Style::new()
+        .bold()
+        .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+    /// A check that failed.
+    pub const FAIL: Style = ERROR;
+    /// A remark.
+    pub const NOTE: Style = Style::new()
+        .bold()
+        .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+}
+
+/// `text` in `style`; the escape codes are dropped where colour is off.
+pub fn paint(style: anstyle::Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// `error:`, in red where colour is on.
+pub fn error_label() -> String {
+    paint(style::ERROR, "error:")
 }
 
 /// One line on stdout; see [`say!`].
 pub fn say_line(line: std::fmt::Arguments<'_>) -> Result<(), Failure> {
-    let mut out = io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     out.write_fmt(line)
         .and_then(|()| out.write_all(b"\n"))
         .map_err(Failure::output)
@@ -114,7 +145,7 @@ impl Trace {
             let bytes = if offsets.len() == 1 { "byte" } else { "bytes" };
             line += &format!(" | {which} at {bytes} {}", offsets.join(", "));
         }
-        eprintln!("trace: {line}");
+        tell!("trace: {line}");
     }
 }
 

@@ -32,7 +32,7 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Fa
         })?;
     if certs.is_empty() {
         return Err(Failure::runtime(format!(
-            "{} holds no certificate (expected -----BEGIN CERTIFICATE-----)",
+            "{} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
             path.display()
         )));
     }
@@ -44,10 +44,14 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
     let bytes = std::fs::read(path)
         .map_err(|e| Failure::runtime(format!("cannot read {}: {e}", path.display())))?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
-        Failure::runtime(format!(
-            "{} holds no usable private key (expected -----BEGIN PRIVATE KEY----- or an RSA/EC key): {e}",
-            path.display()
-        ))
+        Failure::runtime(match e {
+            rustls::pki_types::pem::Error::NoItemsFound => format!(
+                "{} holds no PEM private key (expected -----BEGIN PRIVATE KEY-----, \
+-----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)",
+                path.display()
+            ),
+            other => format!("{} is not a valid PEM file: {other}", path.display()),
+        })
     })
 }
 

@@ -15,6 +15,7 @@ use tungstenite::protocol::frame::{CloseFrame, Frame, FrameSocket};
 
 use crate::cli::{EXIT_FAILURE, EXIT_REFUSED};
 use crate::failure::Failure;
+use crate::output::tell;
 
 /// The largest frame accepted from a server (ws-pmu sends 1 MiB frames
 /// for large floods).
@@ -89,7 +90,9 @@ fn runtime(message: String) -> Failure {
 }
 
 /// Connects, upgrades, sends `command` as one text message, and prints
-/// every message received on its own line until the close handshake.
+/// every message received on its own line until the close handshake —
+/// or, when the reply is `raw` (floodme), as it is, exactly the bytes the
+/// TCP PDC prints for the same text.
 pub fn fetch(
     target: &WsTarget,
     addr: SocketAddr,
@@ -97,6 +100,7 @@ pub fn fetch(
     connect_timeout: Duration,
     idle_timeout: Duration,
     trace: bool,
+    raw: bool,
 ) -> Result<WsSummary, Failure> {
     let mut stream = TcpStream::connect_timeout(&addr, connect_timeout)
         .map_err(|e| runtime(format!("{addr}: cannot connect: {e}")))?;
@@ -150,7 +154,7 @@ pub fn fetch(
         let header = frame.header();
         let (opcode, fin) = (header.opcode, header.is_final);
         if trace {
-            eprintln!(
+            tell!(
                 "trace: frame {}: {}, {}, {} bytes",
                 summary.frames,
                 opcode_name(opcode),
@@ -203,7 +207,8 @@ pub fn fetch(
                 if fin {
                     open = None;
                     summary.messages += 1;
-                    out.write_all(b"\n")
+                    let end: &[u8] = if raw { b"" } else { b"\n" };
+                    out.write_all(end)
                         .and_then(|()| out.flush())
                         .map_err(write_failed)?;
                 }

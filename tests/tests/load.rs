@@ -49,8 +49,10 @@ fn tcp_load_counts_every_session_and_message() {
     assert!(out.stdout.contains("errors     none"));
     let written = std::fs::read_to_string(&json).unwrap();
     let _ = std::fs::remove_file(&json);
-    assert!(written.contains("\"sessions\": 300,"), "{written}");
-    assert!(written.contains("\"failed\": 0,"), "{written}");
+    let written: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(written["sessions"], 300, "{written}");
+    assert_eq!(written["failed"], 0, "{written}");
+    assert_eq!(written["protocol"], "tcp", "{written}");
 }
 
 #[test]

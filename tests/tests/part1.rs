@@ -32,7 +32,7 @@ fn udp_receiver_prints_sender_and_text() {
         &port.to_string(),
         "--bind",
         "127.0.0.1",
-        "--count",
+        "--max-messages",
         "1",
     ]);
     receiver.stdout(std::process::Stdio::piped());

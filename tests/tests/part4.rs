@@ -43,8 +43,8 @@ fn the_bot_reaches_two_receivers_on_one_machine() {
     let (group, port) = group_and_port(1);
     let lines = PLAY.lines().count();
     let count = (lines + 1).to_string();
-    let mut a = receiver(&group, &port, &["--count", &count]);
-    let mut b = receiver(&group, &port, &["--count", &count, "--plain"]);
+    let mut a = receiver(&group, &port, &["--max-messages", &count]);
+    let mut b = receiver(&group, &port, &["--max-messages", &count, "--plain"]);
     let out = run(
         pmulab_cmd(["bot", &group, &port, "builtin", "0.01", "--once"]),
         LIMIT,
@@ -66,7 +66,7 @@ fn the_bot_reaches_two_receivers_on_one_machine() {
 #[test]
 fn the_bot_repeats_after_the_rewind_marker() {
     let (group, port) = group_and_port(2);
-    let mut r = receiver(&group, &port, &["--count", "7"]);
+    let mut r = receiver(&group, &port, &["--max-messages", "7"]);
     let mut bot = pmulab_cmd(["bot", &group, &port, "-", "0.02"]);
     bot.stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -98,7 +98,7 @@ fn the_bot_repeats_after_the_rewind_marker() {
 #[test]
 fn sender_to_receiver_with_the_students_id() {
     let (group, port) = group_and_port(3);
-    let mut r = receiver(&group, &port, &["--count", "3"]);
+    let mut r = receiver(&group, &port, &["--max-messages", "3"]);
     let out = with_input(
         pmulab_cmd(["sender", &group, &port, "123456"]),
         "Hello, group\n\nÀ bientôt ⚡\r\n",
@@ -116,7 +116,7 @@ fn sender_to_receiver_with_the_students_id() {
 fn pmulab_and_python_peers_interoperate_both_ways() {
     // Python sender → pmulab receiver.
     let (group, port) = group_and_port(4);
-    let mut r = receiver(&group, &port, &["--count", "2"]);
+    let mut r = receiver(&group, &port, &["--max-messages", "2"]);
     let mut cmd = Command::new(python());
     cmd.arg(peer("student_mc_sender.py"))
         .args([&group, &port, "654321"]);
@@ -153,7 +153,7 @@ fn pmulab_and_python_peers_interoperate_both_ways() {
 #[test]
 fn malformed_datagrams_are_reported_and_the_receiver_keeps_listening() {
     let (group, port) = group_and_port(6);
-    let mut r = receiver(&group, &port, &["--count", "2"]);
+    let mut r = receiver(&group, &port, &["--max-messages", "2"]);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket2::SockRef::from(&sock)
         .set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
@@ -190,7 +190,7 @@ fn bad_ids_long_lines_and_unicast_groups_get_clear_errors() {
             out.stderr
         );
     }
-    let mut r = receiver(&group, &port, &["--count", "1"]);
+    let mut r = receiver(&group, &port, &["--max-messages", "1"]);
     let long = "x".repeat(70_000);
     let out = with_input(
         pmulab_cmd(["sender", &group, &port, "123456"]),
@@ -219,7 +219,7 @@ fn bad_ids_long_lines_and_unicast_groups_get_clear_errors() {
 #[test]
 fn datagrams_leave_from_the_loopback_address_by_default() {
     let (group, port) = group_and_port(8);
-    let mut r = receiver(&group, &port, &["--count", "2", "--show-address"]);
+    let mut r = receiver(&group, &port, &["--max-messages", "2", "--show-address"]);
     assert_eq!(
         with_input(pmulab_cmd(["sender", &group, &port, "123456"]), "a\n").code(),
         0

@@ -467,9 +467,9 @@ fn secure_pmu_refuses_bad_files_with_one_clear_error() {
             "does not belong to the certificate",
         ),
         ("missing.crt", "banana_key.pem", "cannot read"),
-        ("notes.txt", "banana_key.pem", "holds no certificate"),
-        ("banana.crt", "notes.txt", "holds no usable private key"),
-        ("banana.crt", "banana.crt", "holds no usable private key"),
+        ("notes.txt", "banana_key.pem", "holds no PEM certificate"),
+        ("banana.crt", "notes.txt", "holds no PEM private key"),
+        ("banana.crt", "banana.crt", "holds no PEM private key"),
     ];
     for (cert, key, reason) in cases {
         let out = run(

@@ -76,7 +76,7 @@ fn serve_runs_every_server_and_ctrl_c_stops_them_all() {
     );
     assert_eq!(tls.ok_lines(), expected_messages(15));
     let heard = run(
-        pmulab_cmd(["receiver", "224.1.1.1", "31505", "--count", "2"]),
+        pmulab_cmd(["receiver", "224.1.1.1", "31505", "--max-messages", "2"]),
         LIMIT,
     );
     assert!(

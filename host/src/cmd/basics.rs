@@ -10,7 +10,8 @@ use super::resolve::ipv4_first;
 use crate::cli::{EchoClientArgs, EchoServerArgs, UdpReceiverArgs, UdpSenderArgs};
 use crate::failure::Failure;
 use crate::log::Log;
-use crate::output::say;
+use crate::net::stack::with_advice;
+use crate::output::{say, tell};
 
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65_507;
@@ -21,14 +22,14 @@ const ECHO_PIECE: usize = 16;
 /// Prints the sender and the text of every datagram, forever (or `--count`).
 pub fn udp_receiver(args: UdpReceiverArgs) -> Result<(), Failure> {
     let addr = SocketAddr::new(args.bind, args.port);
-    let socket =
-        UdpSocket::bind(addr).map_err(|e| Failure::runtime(format!("cannot bind {addr}: {e}")))?;
+    let socket = UdpSocket::bind(addr)
+        .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {}", with_advice(&e))))?;
     let local = socket.local_addr().map_err(Failure::runtime)?;
-    eprintln!("listening for UDP datagrams on {local}");
+    tell!("listening for UDP datagrams on {local}");
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut stdout = std::io::stdout().lock();
     let mut received = 0u64;
-    while args.count.is_none_or(|n| received < n) {
+    while args.max_messages.is_none_or(|n| received < n) {
         let (len, from) = socket.recv_from(&mut buf).map_err(Failure::runtime)?;
         let text = String::from_utf8_lossy(&buf[..len]);
         writeln!(stdout, "from {from}: {text}")
@@ -70,10 +71,10 @@ pub fn echo_server(args: EchoServerArgs, log: &Log) -> Result<(), Failure> {
     socket
         .bind(&addr.into())
         .and_then(|()| socket.listen(16))
-        .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {}", with_advice(&e))))?;
     let listener: std::net::TcpListener = socket.into();
     let local = listener.local_addr().map_err(Failure::runtime)?;
-    eprintln!("echo server listening on {local}");
+    tell!("echo server listening on {local}");
     let mut served = 0u64;
     while args.max_connections.is_none_or(|n| served < n) {
         let (mut stream, peer) = listener.accept().map_err(Failure::runtime)?;
@@ -82,7 +83,7 @@ pub fn echo_server(args: EchoServerArgs, log: &Log) -> Result<(), Failure> {
         match echoed {
             Ok(n) => log.info(format_args!("{peer}: echoed {n} bytes")),
             // One broken client must not stop the server.
-            Err(e) => eprintln!("{peer}: {e}"),
+            Err(e) => tell!("{peer}: {e}"),
         }
     }
     Ok(())

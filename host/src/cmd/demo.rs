@@ -145,7 +145,7 @@ pub fn run() -> Result<(), Failure> {
             || {
                 let (mut receiver, _) = start(
                     "receiver",
-                    &["receiver", "239.255.7.7", "17505", "--count", "3"],
+                    &["receiver", "239.255.7.7", "17505", "--max-messages", "3"],
                     "listening on",
                 )?;
                 let f = run_self(

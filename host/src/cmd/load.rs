@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use pmulab_core::reset::codec::Offset;
 
 use super::pdc::seconds;
 use super::resolve::ipv4_first;
-use crate::cli::LoadArgs;
+use crate::cli::{EXIT_INTERRUPTED, LoadArgs};
 use crate::failure::Failure;
 use crate::output::say;
 use crate::tls_config;
@@ -73,11 +73,18 @@ pub fn run(args: LoadArgs) -> Result<(), Failure> {
     let totals = Mutex::new(Totals::default());
     let deadline = Instant::now() + duration;
     let begin = Instant::now();
+    // Ctrl-C ends the load early; the report of what was done still comes.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let on_interrupt = Arc::clone(&interrupted);
+    let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..args.concurrency {
             scope.spawn(|| {
                 let mut udp = None;
                 while Instant::now() < deadline
+                    && !stop.load(Ordering::Relaxed)
+                    && !interrupted.load(Ordering::Relaxed)
                     && started.fetch_add(1, Ordering::Relaxed) < args.sessions
                 {
                     let result = session(&target, addr, &command, &mut udp);
@@ -88,6 +95,12 @@ pub fn run(args: LoadArgs) -> Result<(), Failure> {
                         Ok(sample) => t.samples.push(sample),
                         Err(kind) => *t.errors.entry(kind).or_default() += 1,
                     }
+                    // Nothing listens: no point in thousands more attempts.
+                    if t.samples.is_empty()
+                        && t.errors.get(REFUSED).copied().unwrap_or(0) >= GIVE_UP_AFTER_REFUSALS
+                    {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                 }
             });
         }
@@ -96,12 +109,32 @@ pub fn run(args: LoadArgs) -> Result<(), Failure> {
     let totals = totals
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    report(&args, addr, &command, &totals, elapsed)
+    report(&args, addr, &command, &totals, elapsed)?;
+    if interrupted.load(Ordering::Relaxed) {
+        return Err(Failure {
+            code: EXIT_INTERRUPTED,
+            message: "interrupted".into(),
+        });
+    }
+    if stop.load(Ordering::Relaxed) {
+        return Err(Failure::runtime(format!(
+            "stopped after {GIVE_UP_AFTER_REFUSALS} refused connections and no session: nothing listens on {addr}"
+        )));
+    }
+    match totals.samples.is_empty() {
+        true => Err(Failure::runtime("no session completed")),
+        false => Ok(()),
+    }
 }
+
+/// The error kind of a refused connection.
+const REFUSED: &str = "connection refused";
+/// Refused connections, with no session done, after which the load stops.
+const GIVE_UP_AFTER_REFUSALS: u64 = 200;
 
 fn kind(e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        std::io::ErrorKind::ConnectionRefused => REFUSED.into(),
         std::io::ErrorKind::ConnectionReset => "connection reset".into(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "timeout".into(),
         other => format!("{other}"),
@@ -350,19 +383,21 @@ fn report(
         }
     }
     if let Some(path) = &args.json {
-        let json = format!(
-            "{{\"sessions\": {done}, \"failed\": {failed}, \"seconds\": {secs:.6}, \"sessions_per_second\": {:.3}, \"messages_per_second\": {:.3}, \"bytes_per_second\": {:.3}, \"complete_p50_ms\": {:.4}, \"complete_p99_ms\": {:.4}}}\n",
-            done as f64 / secs,
-            messages as f64 / secs,
-            bytes as f64 / secs,
-            percentile(&latencies[2].1, 0.5).as_secs_f64() * 1000.0,
-            percentile(&latencies[2].1, 0.99).as_secs_f64() * 1000.0,
-        );
-        std::fs::write(path, json)
-            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+        let json = serde_json::json!({
+            "server": addr.to_string(),
+            "protocol": args.protocol,
+            "command": command,
+            "sessions": done,
+            "failed": failed,
+            "seconds": secs,
+            "sessions_per_second": done as f64 / secs,
+            "messages_per_second": messages as f64 / secs,
+            "bytes_per_second": bytes as f64 / secs,
+            "complete_p50_ms": percentile(&latencies[2].1, 0.5).as_secs_f64() * 1000.0,
+            "complete_p99_ms": percentile(&latencies[2].1, 0.99).as_secs_f64() * 1000.0,
+            "errors": t.errors,
+        });
+        super::pdc::write_json(path, &json)?;
     }
-    match (done, failed) {
-        (0, _) => Err(Failure::runtime("no session completed")),
-        _ => Ok(()),
-    }
+    Ok(())
 }

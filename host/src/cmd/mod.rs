@@ -3,6 +3,7 @@
 pub mod basics;
 pub mod ca;
 pub mod demo;
+pub mod docs;
 pub mod load;
 pub mod multicast;
 pub mod pdc;

@@ -64,7 +64,7 @@ pub fn receiver(args: ReceiverArgs, log: &Log) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     let mut line = String::new();
     let mut printed = 0u64;
-    while args.count.is_none_or(|n| printed < n) {
+    while args.max_messages.is_none_or(|n| printed < n) {
         let (len, from) = match UdpClientStack::receive(&mut stack, &mut socket, &mut buf) {
             Ok(got) => got,
             Err(nb::Error::WouldBlock) => {

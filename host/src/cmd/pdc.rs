@@ -18,7 +18,7 @@ use crate::failure::Failure;
 use crate::log::Log;
 use crate::net::tls::{Role, TlsStack};
 use crate::net::{HostClock, StdStack};
-use crate::output::StdoutReply;
+use crate::output::{StdoutReply, tell};
 use crate::tls_config;
 use crate::ws_client::{self, WsTarget};
 
@@ -34,24 +34,37 @@ struct TlsTarget<'a> {
     server_name: Option<&'a str>,
 }
 
+/// An error of a stack that may know what to do about it.
+pub trait Advice {
+    /// One sentence on what to do, if there is one.
+    fn advice(&self) -> Option<&'static str>;
+}
+
+impl Advice for crate::net::stack::NetError {
+    fn advice(&self) -> Option<&'static str> {
+        self.advice()
+    }
+}
+
+impl Advice for crate::net::tls::TlsNetError {
+    fn advice(&self) -> Option<&'static str> {
+        self.advice()
+    }
+}
+
 /// `pmulab pdc`.
 pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
     // `pdc ws://host:port/path COMMAND` has no separate port.
     if args.server.starts_with("ws://") || args.server.starts_with("wss://") {
-        if args.command.is_some() || args.tls.tls {
+        if args.command.is_some() || args.tls.tls || args.tls.ca.is_some() {
             return Err(Failure::usage(
                 "with a ws:// URL, give only the command: pmulab pdc ws://HOST:PORT/ COMMAND",
             ));
         }
         let target = WsTarget::parse_url(&args.server)?;
-        return fetch_ws(&target, &args.port, &args.options, log);
+        return fetch_ws(&target, &args.port, &args.options, args.trace, log);
     }
-    let port: u16 = args.port.parse().map_err(|_| {
-        Failure::usage(format!(
-            "PORT must be a number from 0 to 65535, not {:?}",
-            args.port
-        ))
-    })?;
+    let port = parse_port(&args.server, &args.port)?;
     let command = args
         .command
         .as_deref()
@@ -62,17 +75,33 @@ pub fn run(args: PdcArgs, log: &Log) -> Result<(), Failure> {
             port,
             path: "/".into(),
         };
-        return fetch_ws(&target, command, &args.options, log);
+        return fetch_ws(&target, command, &args.options, args.trace, log);
     }
     let remote = ipv4_first(&args.server, port)?;
-    let tls = match (&args.tls.ca, args.tls.tls) {
-        (Some(ca), true) => Some(TlsTarget {
-            ca,
-            server_name: args.tls.server_name.as_deref(),
-        }),
-        _ => None,
-    };
-    fetch_and_print(command, remote, tls, &args.options, log, "pdc")
+    // --ca alone means TLS: nobody gives a CA to a plaintext exchange.
+    let tls = args.tls.ca.as_deref().map(|ca| TlsTarget {
+        ca,
+        server_name: args.tls.server_name.as_deref(),
+    });
+    fetch_and_print(command, remote, tls, &args.options, args.trace, log, "pdc")
+}
+
+/// The PORT argument; the mistakes people make with it get a sentence each.
+fn parse_port(server: &str, port: &str) -> Result<u16, Failure> {
+    match port.parse::<u16>() {
+        Ok(0) => Err(Failure::usage(
+            "port 0 cannot be connected to: it means \"any free port\" only when listening",
+        )),
+        Ok(port) => Ok(port),
+        Err(_) if server.parse::<SocketAddr>().is_ok() => Err(Failure::usage(format!(
+            "put a space between the address and the port: pmulab pdc {} {} {port}",
+            server.rsplit_once(':').map_or(server, |(host, _)| host),
+            server.rsplit_once(':').map_or("", |(_, p)| p),
+        ))),
+        Err(_) => Err(Failure::usage(format!(
+            "PORT must be a number from 1 to 65535, not {port:?}"
+        ))),
+    }
 }
 
 /// The WebSocket PDC (part 6).
@@ -80,6 +109,7 @@ fn fetch_ws(
     target: &WsTarget,
     command: &str,
     options: &PdcOptions,
+    trace: bool,
     log: &Log,
 ) -> Result<(), Failure> {
     if Command::parse(command.as_bytes()).is_err() && !options.raw {
@@ -104,27 +134,49 @@ fn fetch_ws(
     let remote = ipv4_first(&target.host, target.port)?;
     log.info(format_args!("connecting to ws://{remote}{}", target.path));
     let connect_timeout = seconds(options.connect_timeout, "--connect-timeout")?;
+    let raw = matches!(Command::parse(command.as_bytes()), Ok(Command::Floodme));
     let summary = ws_client::fetch(
         target,
         remote,
         command,
         connect_timeout,
         idle_timeout,
-        options.trace,
+        trace,
+        raw,
     )?;
     if options.stats {
-        let plural = |n: u64, word: &str| match n {
-            1 => format!("1 {word}"),
-            n => format!("{n} {word}s"),
-        };
-        eprintln!(
+        tell!(
             "{} in {}, {}",
             plural(summary.messages, "message"),
             plural(summary.frames, "frame"),
             plural(summary.bytes, "byte")
         );
     }
+    if let Some(path) = &options.json {
+        let json = serde_json::json!({
+            "server": remote.to_string(),
+            "protocol": "ws",
+            "command": command,
+            "bytes": summary.bytes,
+            "frames": summary.frames,
+            "messages": summary.messages,
+        });
+        write_json(path, &json)?;
+    }
     Ok(())
+}
+
+fn plural(n: u64, word: &str) -> String {
+    match n {
+        1 => format!("1 {word}"),
+        n => format!("{n} {word}s"),
+    }
+}
+
+/// Writes `json` and a newline to `path`.
+pub fn write_json(path: &Path, json: &serde_json::Value) -> Result<(), Failure> {
+    std::fs::write(path, format!("{json}\n"))
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))
 }
 
 /// `pmulab secure-pdc`: the course's TLS client prototype.
@@ -139,6 +191,7 @@ pub fn run_secure(args: SecurePdcArgs, log: &Log) -> Result<(), Failure> {
         remote,
         Some(tls),
         &args.options,
+        args.trace,
         log,
         "secure-pdc",
     )
@@ -149,6 +202,7 @@ fn fetch_and_print(
     remote: SocketAddr,
     tls: Option<TlsTarget<'_>>,
     options: &PdcOptions,
+    trace: bool,
     log: &Log,
     program: &str,
 ) -> Result<(), Failure> {
@@ -188,11 +242,11 @@ fn fetch_and_print(
         plain.set_bulk_receive(BULK_RECEIVE);
     }
     match tls {
-        None => exchange(plain, clock, request, &config, options),
+        None => exchange(plain, clock, request, &config, options, trace, "tcp"),
         Some(target) => {
             let (client, name) = tls_config::client(target.ca, target.server_name, remote.ip())?;
             if target.server_name.is_none() {
-                eprintln!(
+                tell!(
                     "pmulab {program}: note: verifying the PMU's certificate chain against {} only, \
 not its name (add --server-name NAME to check the name too)",
                     target.ca.display()
@@ -204,6 +258,8 @@ not its name (add --server-name NAME to check the name too)",
                 request,
                 &config,
                 options,
+                trace,
+                "tls",
             )
         }
     }
@@ -215,12 +271,14 @@ fn exchange<S>(
     request: Request<'_>,
     config: &PdcConfig,
     options: &PdcOptions,
+    trace: bool,
+    protocol: &str,
 ) -> Result<(), Failure>
 where
     S: TcpClientStack + Park,
-    S::Error: std::fmt::Display,
+    S::Error: std::fmt::Display + Advice,
 {
-    let mut out = StdoutReply::new(options.trace);
+    let mut out = StdoutReply::new(trace);
     let mut buf = vec![0u8; options.read_size as usize];
     let result = fetch(&mut stack, &clock, request, config, &mut buf, &mut out);
     let flushed = out.finish();
@@ -233,11 +291,18 @@ where
     }
     let summary = result.map_err(|e| failure(e, request.remote))?;
     flushed.map_err(|e| Failure::runtime(format!("cannot write the output: {e}")))?;
+    if let Some(path) = &options.json {
+        let json = serde_json::json!({
+            "server": request.remote.to_string(),
+            "protocol": protocol,
+            "command": String::from_utf8_lossy(request.command),
+            "bytes": summary.bytes,
+            "reads": summary.reads,
+            "messages": summary.messages,
+        });
+        write_json(path, &json)?;
+    }
     if options.stats {
-        let plural = |n: u64, word: &str| match n {
-            1 => format!("1 {word}"),
-            n => format!("{n} {word}s"),
-        };
         let mut line = format!(
             "{} in {}",
             plural(summary.bytes, "byte"),
@@ -246,12 +311,12 @@ where
         if request.kind == ReplyKind::Messages {
             line += &format!(", {}", plural(summary.messages, "message"));
         }
-        eprintln!("{line}");
+        tell!("{line}");
     }
     Ok(())
 }
 
-fn failure<N: Debug + std::fmt::Display>(
+fn failure<N: Debug + std::fmt::Display + Advice>(
     e: PdcError<N, std::io::Error>,
     remote: SocketAddr,
 ) -> Failure {
@@ -259,11 +324,18 @@ fn failure<N: Debug + std::fmt::Display>(
         PdcError::Refused(_) => EXIT_REFUSED,
         _ => EXIT_FAILURE,
     };
+    let with_advice = |text: String, n: &N| match n.advice() {
+        Some(advice) => format!("{text}: {advice}"),
+        None => text,
+    };
     let message = match &e {
-        PdcError::Connect(n) => format!("{remote}: cannot connect: {n}"),
+        PdcError::Connect(n) => with_advice(format!("{remote}: cannot connect: {n}"), n),
         PdcError::ConnectTimeout => format!("{remote}: {e}"),
         PdcError::Receive(n) => format!("connection broken while receiving: {n}"),
         PdcError::Send(n) => format!("sending the command failed: {n}"),
+        PdcError::HttpReply => format!(
+            "{remote} answered with HTTP: it is a WebSocket/HTTP server: use ws://{remote}/ or --ws"
+        ),
         _ => e.to_string(),
     };
     Failure { code, message }
@@ -275,8 +347,13 @@ pub fn seconds(secs: f64, option: &str) -> Result<Duration, Failure> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| {
+            // A number like 1e300 is shown as written, not as 301 digits.
+            let shown = match secs.abs() < 1e9 {
+                true => secs.to_string(),
+                false => format!("{secs:e}"),
+            };
             Failure::usage(format!(
-                "{option} must be a positive number of seconds, not {secs}"
+                "{option} must be a positive number of seconds, not {shown}"
             ))
         })
 }

@@ -120,8 +120,9 @@ where
     };
     let failed = |e: ServeError<S::Error>| match e {
         ServeError::Listen(e) => Failure::runtime(format!(
-            "cannot listen on {}: {e:?}",
-            SocketAddr::new(bind, port)
+            "cannot listen on {}: {e:?}{}",
+            SocketAddr::new(bind, port),
+            S::advice(&e).map(|a| format!(": {a}")).unwrap_or_default()
         )),
         ServeError::Address(e) => Failure::runtime(format!("listening socket has no address: {e}")),
         ServeError::Share(e) => Failure::runtime(format!("cannot share the listening socket: {e}")),

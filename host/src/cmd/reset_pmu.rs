@@ -60,7 +60,11 @@ pub fn run(args: ResetPmuArgs, log: &Log) -> Result<(), Failure> {
         stack.set_bind_ip(*ip);
         let mut socket = UdpClientStack::socket(&mut stack).map_err(Failure::runtime)?;
         UdpFullStack::bind(&mut stack, &mut socket, port).map_err(|e| {
-            Failure::runtime(format!("cannot listen on {}: {e}", fmt_addr(*ip, port)))
+            Failure::runtime(format!(
+                "cannot listen on {}: {e}{}",
+                fmt_addr(*ip, port),
+                e.advice().map(|a| format!(": {a}")).unwrap_or_default()
+            ))
         })?;
         let local = stack.local_addr(&socket).map_err(Failure::runtime)?;
         // With --port 0, every family shares the port the first one got.

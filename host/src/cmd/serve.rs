@@ -11,6 +11,7 @@ use crate::ca;
 use crate::cli::ServeArgs;
 use crate::failure::Failure;
 use crate::launch::Launched;
+use crate::output::tell;
 
 /// Set by SIGINT/SIGTERM.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -49,6 +50,31 @@ pub fn tls_material(state: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Failure
         debug_assert_eq!(key_path, key);
     }
     Ok((ca_crt, crt, key))
+}
+
+/// How to try the reset PMU on `family`, and its families in words. A
+/// name reaches both families only if it has both addresses, which
+/// `localhost` has on some systems and not on others.
+fn reset_advice(family: &str, port: u16) -> (String, &'static str) {
+    let localhost: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs(&("localhost", port))
+            .map(Iterator::collect)
+            .unwrap_or_default();
+    let dual = localhost.iter().any(|a| a.is_ipv4()) && localhost.iter().any(|a| a.is_ipv6());
+    match (family, dual) {
+        ("4", _) => (format!("pmulab reset 127.0.0.1 {port}"), "IPv4 only"),
+        ("6", _) => (format!("pmulab reset ::1 {port}"), "IPv6 only"),
+        ("alternate", true) => (
+            format!("pmulab reset localhost {port}"),
+            "one family at a time",
+        ),
+        ("alternate", false) => (
+            format!("pmulab reset 127.0.0.1 {port}, or ::1 while IPv6 is served"),
+            "one family at a time",
+        ),
+        (_, true) => (format!("pmulab reset localhost {port}"), "IPv4 and IPv6"),
+        (_, false) => (format!("pmulab reset 127.0.0.1 {port}"), "IPv4 and IPv6"),
+    }
 }
 
 /// Runs all servers until Ctrl-C.
@@ -141,11 +167,15 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             }
         }
     }
-    let v6 = if args.family == "4" {
-        String::new()
-    } else {
-        format!(", [::1]:{udp}")
-    };
+    // What listens, as the reset PMU itself said it.
+    let udp_where = running
+        .iter()
+        .find(|server| server.name == "UDP reset PMU")
+        .and_then(|server| server.ready_line.split("listening on ").nth(1))
+        .and_then(|rest| rest.split(" (").next())
+        .map(|addrs| addrs.replace(" and ", ", "))
+        .unwrap_or_default();
+    let (udp_try, families) = reset_advice(&args.family, udp);
     let mut table = String::new();
     let _ = writeln!(
         table,
@@ -160,12 +190,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             format!("127.0.0.1:{tcp}"),
             format!("pmulab pdc 127.0.0.1 {tcp} CMD_short:0"),
         ),
-        (
-            "3",
-            "UDP reset PMU",
-            format!("127.0.0.1:{udp}{v6}"),
-            format!("pmulab reset localhost {udp}"),
-        ),
+        ("3", "UDP reset PMU", udp_where, udp_try),
         (
             "4",
             "multicast bot",
@@ -199,8 +224,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     let _ = writeln!(table);
     let _ = writeln!(
         table,
-        "CMD_short n = {count}, UDP loss {} ({} families). Ctrl-C stops them all.",
-        args.loss, args.family
+        "CMD_short n = {count}, UDP loss {} ({families}). Ctrl-C stops them all.",
+        args.loss
     );
     // A closed stdout (the table piped into `head`) must not stop the servers.
     let mut out = std::io::stdout().lock();
@@ -212,7 +237,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             for server in &mut running {
                 server.stop();
             }
-            eprintln!("pmulab serve: stopped");
+            tell!("pmulab serve: stopped");
             return Ok(());
         }
         for server in &mut running {

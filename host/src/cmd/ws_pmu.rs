@@ -30,6 +30,7 @@ use crate::failure::Failure;
 use crate::log::Log;
 use crate::net::HostClock;
 use crate::net::deadline::DeadlineStream;
+use crate::net::stack::with_advice;
 use crate::rng::seeded_or_random;
 
 /// Above this size, floodme goes out in frames of [`AUTO_FRAGMENT`] unless
@@ -67,8 +68,8 @@ pub fn run(args: WsPmuArgs, log: &Log) -> Result<(), Failure> {
         command_timeout: seconds(args.session.command_timeout, "--command-timeout")?,
     };
     let addr = SocketAddr::new(args.bind, args.port);
-    let listener =
-        listen(addr).map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
+    let listener = listen(addr)
+        .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {}", with_advice(&e))))?;
     let local = listener.local_addr().map_err(Failure::runtime)?;
     let mut seed_source = seeded_or_random(args.session.seed);
     let shared = Shared {

@@ -2,7 +2,7 @@
 
 use super::program::Ran;
 use crate::failure::Failure;
-use crate::output::say;
+use crate::output::{paint, say, style};
 
 /// The course's maximum grade per part.
 pub const MAX_GRADE: f64 = 5.0;
@@ -92,9 +92,9 @@ impl Report {
     /// Prints a check at once and keeps it.
     pub fn add(&mut self, check: Check) -> Result<(), Failure> {
         let label = match (&check.verdict, check.scored) {
-            (Ok(()), true) => "PASS",
-            (Err(_), true) => "FAIL",
-            (_, false) => "NOTE",
+            (Ok(()), true) => paint(style::PASS, "PASS"),
+            (Err(_), true) => paint(style::FAIL, "FAIL"),
+            (_, false) => paint(style::NOTE, "NOTE"),
         };
         match &check.verdict {
             Ok(()) => say!("  {label}  {}", check.name)?,

@@ -38,6 +38,8 @@ pub trait Listening: TcpFullStack + HalfClose + Park + Sized {
     fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr>;
     /// A new stack, for another thread, holding a handle to `listener`.
     fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)>;
+    /// What to do about an error of this stack, when there is something to say.
+    fn advice(error: &Self::Error) -> Option<&'static str>;
 }
 
 impl Listening for StdStack {
@@ -50,6 +52,9 @@ impl Listening for StdStack {
         let shared = stack.share_listener(self, listener)?;
         Ok((stack, shared))
     }
+    fn advice(error: &Self::Error) -> Option<&'static str> {
+        error.advice()
+    }
 }
 
 impl Listening for TlsStack {
@@ -59,6 +64,9 @@ impl Listening for TlsStack {
     }
     fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)> {
         self.worker(listener)
+    }
+    fn advice(error: &Self::Error) -> Option<&'static str> {
+        error.advice()
     }
 }
 

@@ -50,6 +50,43 @@ impl TcpError for NetError {
     }
 }
 
+impl NetError {
+    /// What to do about it, when there is something to say.
+    pub fn advice(&self) -> Option<&'static str> {
+        advice(&self.0)
+    }
+}
+
+/// What to do about an error of the operating system's sockets, when there
+/// is something to say: the mistakes everyone makes once.
+pub fn advice(e: &io::Error) -> Option<&'static str> {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Some(
+            "nothing listens there: is the PMU running? (`pmulab serve` starts the lab's servers)",
+        ),
+        io::ErrorKind::AddrInUse => Some(
+            "another program has that port: stop it, or choose another with --port (0 picks a \
+free one; for `pmulab serve`, --port-offset)",
+        ),
+        io::ErrorKind::PermissionDenied => Some(
+            "ports below 1024 need root: choose one above 1023 with --port (for `pmulab serve`, \
+--port-offset)",
+        ),
+        io::ErrorKind::AddrNotAvailable => {
+            Some("that address is not one of this machine's: check --bind")
+        }
+        _ => None,
+    }
+}
+
+/// `e`, and the advice for it if there is one.
+pub fn with_advice(e: &io::Error) -> String {
+    match advice(e) {
+        Some(advice) => format!("{e}: {advice}"),
+        None => e.to_string(),
+    }
+}
+
 impl From<io::Error> for NetError {
     fn from(e: io::Error) -> Self {
         NetError(e)

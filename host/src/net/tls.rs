@@ -58,6 +58,19 @@ impl std::fmt::Debug for TlsNetError {
     }
 }
 
+impl TlsNetError {
+    /// What to do about it, when there is something to say.
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            TlsNetError::Net(e) => e.advice(),
+            TlsNetError::Tls(rustls::Error::InvalidMessage(_)) => Some(
+                "is it a plain PMU? `pmulab serve` runs the TLS PMU on port 5443, the plain one on 5003",
+            ),
+            _ => None,
+        }
+    }
+}
+
 impl TcpError for TlsNetError {
     fn kind(&self) -> TcpErrorKind {
         match self {
@@ -111,10 +124,27 @@ pub fn describe_tls_error(e: &rustls::Error) -> String {
             }
             other => format!("the server's certificate was refused: {other}"),
         },
-        Error::AlertReceived(alert) => format!("the peer refused the handshake (alert: {alert:?})"),
-        Error::InvalidMessage(m) => format!("the peer does not speak TLS ({m:?})"),
+        Error::AlertReceived(alert) => format!(
+            "the peer refused the handshake (alert: {})",
+            words(&format!("{alert:?}"))
+        ),
+        Error::InvalidMessage(_) => {
+            "the peer does not speak TLS: what it sent is not a TLS record".into()
+        }
         other => other.to_string(),
     }
+}
+
+/// `bad certificate` from rustls's `BadCertificate`.
+fn words(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// `banana` from webpki's `DnsName("banana")`; other names as they are.

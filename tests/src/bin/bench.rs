@@ -199,14 +199,8 @@ fn load(args: &[&str]) -> f64 {
     );
     let text = std::fs::read_to_string(&json).unwrap();
     let _ = std::fs::remove_file(&json);
-    text.split("\"sessions_per_second\": ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let figures: serde_json::Value = serde_json::from_str(&text).unwrap();
+    figures["sessions_per_second"].as_f64().unwrap()
 }
 
 /// The floor: a minimal thread-per-core blocking PMU (accept, read the
