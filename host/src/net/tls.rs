@@ -135,17 +135,29 @@ pub fn describe_tls_error(e: &rustls::Error) -> String {
     }
 }
 
-/// `bad certificate` from rustls's `BadCertificate`.
+/// `bad certificate` from rustls's `BadCertificate`, `unknown CA` from `UnknownCA`.
 fn words(camel: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push(' ');
+    let mut words: Vec<String> = Vec::new();
+    let mut previous_lower = false;
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() && previous_lower || words.is_empty() {
+            words.push(String::new());
         }
-        out.push(c.to_ascii_lowercase());
+        if let Some(word) = words.last_mut() {
+            word.push(c);
+        }
+        previous_lower = c.is_ascii_lowercase();
     }
-    out
+    let spoken: Vec<String> = words
+        .into_iter()
+        .map(|w| match w.chars().filter(char::is_ascii_uppercase).count() > 1 {
+            true => w,
+            false => w.to_ascii_lowercase(),
+        })
+        .collect();
+    spoken.join(" ")
 }
+
 
 /// `banana` from webpki's `DnsName("banana")`; other names as they are.
 fn bare_name(presented: &str) -> &str {
@@ -495,5 +507,15 @@ impl Park for TlsStack {
             }
         }
         self.inner.park(deadline);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alert_names_read_as_words() {
+        assert_eq!(super::words("BadCertificate"), "bad certificate");
+        assert_eq!(super::words("UnknownCA"), "unknown CA");
+        assert_eq!(super::words("HandshakeFailure"), "handshake failure");
     }
 }
