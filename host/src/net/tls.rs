@@ -150,14 +150,15 @@ fn words(camel: &str) -> String {
     }
     let spoken: Vec<String> = words
         .into_iter()
-        .map(|w| match w.chars().filter(char::is_ascii_uppercase).count() > 1 {
-            true => w,
-            false => w.to_ascii_lowercase(),
-        })
+        .map(
+            |w| match w.chars().filter(char::is_ascii_uppercase).count() > 1 {
+                true => w,
+                false => w.to_ascii_lowercase(),
+            },
+        )
         .collect();
     spoken.join(" ")
 }
-
 
 /// `banana` from webpki's `DnsName("banana")`; other names as they are.
 fn bare_name(presented: &str) -> &str {
