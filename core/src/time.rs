@@ -91,26 +91,6 @@ pub trait Clock {
     fn now(&self) -> Instant;
 }
 
-/// Waits until some socket of a stack may make progress, or a deadline
-/// passes, whichever is first — without spinning.
-///
-/// A stack that implements this keeps track of which of its sockets last
-/// answered "would block" (or took only part of a send) and in which
-/// direction, and waits for exactly those: poll(2) on a host, WFI until an
-/// interrupt on a board. Returning early is always allowed — a platform
-/// whose wait fails or is interrupted just returns — because drivers treat
-/// a wake-up as a hint and poll their machines again.
-pub trait Park {
-    /// Blocks until progress may be possible or `deadline` (if any) passes.
-    fn park(&mut self, deadline: Option<Instant>);
-}
-
-impl<T: Park + ?Sized> Park for &mut T {
-    fn park(&mut self, deadline: Option<Instant>) {
-        T::park(self, deadline)
-    }
-}
-
 /// The earlier of two optional deadlines, where `None` means "no deadline".
 pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {

@@ -1,8 +1,8 @@
 //! The PDC deframer against every way TCP can cut a glued stream.
 #![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
 
-use pmulab_core::deframer::{Deframer, Piece};
 use pmulab_core::rng::{Random, SplitMix64};
+use pmulab_core::stream::deframer::{Deframer, Piece};
 
 /// Deframes `stream` delivered as `reads`, returning the messages and the
 /// offsets (within each read) where messages started.

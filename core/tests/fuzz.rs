@@ -9,16 +9,16 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant as Wall};
 
-use pmulab_core::command::{Assembler, Assembly, Command};
-use pmulab_core::deframer::{Deframer, Piece};
 use pmulab_core::multicast::bot::{Bot, BotOutput};
 use pmulab_core::multicast::{Frame, Id};
-use pmulab_core::pdc::{PdcConfig, PdcError, PdcOutput, ReplyKind, Request, fetch};
-use pmulab_core::reset::client::{ClientConfig, Received, ResetClient, Targets};
 use pmulab_core::reset::responder::{Decision, FamilySchedule, ResponderConfig, decide};
+use pmulab_core::reset::retry::{ClientConfig, Received, ResetClient, Targets};
 use pmulab_core::reset::{Offset, Reset};
 use pmulab_core::rng::{Random, SplitMix64};
-use pmulab_core::session::{MessageCount, Session, SessionConfig};
+use pmulab_core::stream::client::{PdcConfig, PdcError, PdcOutput, ReplyKind, Request, fetch};
+use pmulab_core::stream::command::{Assembler, Assembly, Command};
+use pmulab_core::stream::deframer::{Deframer, Piece};
+use pmulab_core::stream::session::{Due, MessageCount, Session, SessionConfig};
 use pmulab_core::time::Instant;
 use support::{MockNet, Script};
 
@@ -276,20 +276,21 @@ fn pmu_session_fed_arbitrary_bytes_and_times() {
             }
             now += Duration::from_millis(rng.uniform_inclusive(800));
             let _ = s.handle_timeout(now);
-            let n = s.poll_transmit(now, &mut buf);
-            assert!(n <= buf.len());
-            let took = if n == 0 {
-                0
-            } else {
-                rng.uniform_inclusive(n as u64) as usize
+            let took = match s.poll_transmit(now, &mut buf) {
+                Due::Send(n) => {
+                    assert!(0 < n && n <= buf.len());
+                    rng.uniform_inclusive(n as u64) as usize
+                }
+                Due::Later => 0,
+                Due::Finished => {
+                    assert!(s.is_done());
+                    break;
+                }
             };
-            s.handle_sent(took);
+            let _ = s.handle_sent(took);
             sent += took as u64;
             // Bounded: at most the flood, or 20 messages, or one error line.
             assert!(sent <= config.flood_bytes.max(20 * 28).max(128));
-            if s.is_done() {
-                break;
-            }
         }
     });
 }

@@ -6,8 +6,10 @@ mod support;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+use pmulab_core::multicast::Group;
 use pmulab_core::multicast::bot::{Bot, BotOutput};
-use pmulab_core::multicast::driver::{BotEvent, Group, broadcast, open_sender};
+use pmulab_core::multicast::client::open_sender;
+use pmulab_core::multicast::server::{BotEvent, broadcast};
 use pmulab_core::multicast::{Frame, FrameError};
 use pmulab_core::time::{Clock, Instant};
 use support::MockNet;

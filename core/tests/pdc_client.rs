@@ -6,8 +6,10 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use pmulab_core::deframer::Piece;
-use pmulab_core::pdc::{PdcConfig, PdcError, PdcOutput, ReplyKind, Request, Summary, fetch};
+use pmulab_core::stream::client::{
+    PdcConfig, PdcError, PdcOutput, ReplyKind, Request, Summary, fetch,
+};
+use pmulab_core::stream::deframer::Piece;
 use pmulab_core::time::Instant;
 use support::{MockError, MockNet, Script};
 

@@ -5,11 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use pmulab_core::flood;
-use pmulab_core::pmu::{BUSY_LINE, PmuServer, ServerEvent};
+use pmulab_core::nal::Park;
 use pmulab_core::rng::SplitMix64;
-use pmulab_core::session::{MessageCount, SessionConfig};
-use pmulab_core::time::{Clock, Instant, Park};
+use pmulab_core::stream::flood;
+use pmulab_core::stream::server::{PmuEvent, PmuServer};
+use pmulab_core::stream::session::{MessageCount, SessionConfig};
+use pmulab_core::time::{Clock, Instant};
 use support::{MockNet, PeerId};
 
 const PORT: u16 = 5003;
@@ -74,15 +75,15 @@ impl<const N: usize> Harness<N> {
     }
 }
 
-fn describe(e: &ServerEvent<'_>) -> String {
+fn describe(e: &PmuEvent<'_>) -> String {
     match e {
-        ServerEvent::Accepted { peer } => format!("accepted {peer}"),
-        ServerEvent::Command { command, count, .. } => format!("command {command} n={count}"),
-        ServerEvent::Refused { error, .. } => format!("refused {error:?}"),
-        ServerEvent::Busy { .. } => "busy".into(),
-        ServerEvent::Finished { bytes, .. } => format!("finished {bytes}"),
-        ServerEvent::Aborted { error, .. } => format!("aborted {error:?}"),
-        ServerEvent::AcceptFailed { error } => format!("accept failed {error:?}"),
+        PmuEvent::Accepted { peer } => format!("accepted {peer}"),
+        PmuEvent::Command { command, count, .. } => format!("command {command} n={count}"),
+        PmuEvent::Refused { error, .. } => format!("refused {error:?}"),
+        PmuEvent::Busy { .. } => "busy".into(),
+        PmuEvent::Finished { bytes, .. } => format!("finished {bytes}"),
+        PmuEvent::Aborted { error, .. } => format!("aborted {error}"),
+        PmuEvent::AcceptFailed { error } => format!("accept failed {error}"),
     }
 }
 
@@ -237,7 +238,7 @@ fn a_full_table_turns_new_clients_away_and_keeps_the_others() {
     let b = h.connect(b"CMD_short:1");
     let c = h.connect(b"CMD_short:0");
     h.poll();
-    assert_eq!(h.net.received(c), BUSY_LINE);
+    assert_eq!(h.net.received(c), b"ERROR: server busy, try again later\n");
     assert!(h.net.closed_by_stack(c));
     h.run_until(Instant::from_secs(60));
     assert_eq!(h.net.received(a), messages(3));
@@ -257,7 +258,7 @@ fn a_turned_away_client_that_already_half_closed_still_gets_the_busy_line() {
     let b = h.connect(b"CMD_short:0");
     h.net.fin(b);
     h.poll();
-    assert_eq!(h.net.received(b), BUSY_LINE);
+    assert_eq!(h.net.received(b), b"ERROR: server busy, try again later\n");
     assert!(h.net.closed_by_stack(b));
 }
 
@@ -373,4 +374,38 @@ fn a_peer_that_stops_reading_is_dropped_after_the_stall_limit() {
         h.log
     );
     assert_eq!(h.server.sessions(), 0);
+}
+
+#[test]
+fn the_stack_is_told_where_each_message_ends() {
+    let mut h = Harness::<4>::new(SessionConfig {
+        count: MessageCount::Fixed(3),
+        flood_bytes: 4000,
+        ..SessionConfig::default()
+    });
+    h.connect(b"CMD_short:0");
+    h.connect(b"CMD_floodme");
+    h.connect(b"CMD_nonsense");
+    h.run_until(Instant::from_secs(5));
+    let short: Vec<String> = h
+        .net
+        .messages_on_connection(0)
+        .into_iter()
+        .map(|m| String::from_utf8(m).unwrap())
+        .collect();
+    assert_eq!(
+        short,
+        [
+            "This is PMU data 0",
+            "This is PMU data 1",
+            "This is PMU data 2"
+        ]
+    );
+    // The flood is one message, however many sends it took.
+    let flood = h.net.messages_on_connection(1);
+    assert_eq!(flood.len(), 1);
+    assert_eq!(flood[0].len(), 4000);
+    let refusal = h.net.messages_on_connection(2);
+    assert_eq!(refusal.len(), 1);
+    assert!(refusal[0].starts_with(b"ERROR: unknown command"));
 }

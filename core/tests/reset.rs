@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use pmulab_core::reset::client::{ClientConfig, Outcome, Received, ResetClient, Targets};
-use pmulab_core::reset::driver::{ClientEvent, ResetServer, ServerEvent, request};
+use pmulab_core::reset::client::{ClientEvent, request};
 use pmulab_core::reset::responder::{Decision, Family, FamilySchedule, ResponderConfig, decide};
+use pmulab_core::reset::retry::{ClientConfig, Outcome, Received, ResetClient, Targets};
+use pmulab_core::reset::server::{ResetServer, ResponderEvent};
 use pmulab_core::reset::{Offset, Reset};
 use pmulab_core::rng::{Random, SplitMix64};
 use pmulab_core::time::{Clock, Instant};
@@ -53,11 +54,11 @@ fn run_client(net: &MockNet, targets: Targets, max_rounds: Option<u32>) -> (Outc
             log.push(match e {
                 ClientEvent::Sent(t) => format!("sent round {} to {}", t.round, t.to),
                 ClientEvent::SendFailed { transmit, error } => {
-                    format!("send failed {} {error:?}", transmit.to)
+                    format!("send failed {} {error}", transmit.to)
                 }
                 ClientEvent::Received { from, what } => format!("received from {from}: {what:?}"),
                 ClientEvent::ReceiveFailed { target, error } => {
-                    format!("receive failed {target} {error:?}")
+                    format!("receive failed {target} {error}")
                 }
             })
         },
@@ -375,8 +376,10 @@ fn the_server_driver_answers_requests_and_drops_the_rest() {
     let mut poll = |stack: &mut MockNet, log: &mut Vec<String>| {
         let now = net.clock.now();
         server.poll(stack, now, &mut rng, &mut buf, &mut |e| match e {
-            ServerEvent::Request { from, decision, .. } => log.push(format!("{from} {decision:?}")),
-            ServerEvent::ReceiveFailed { error } => log.push(format!("failed {error:?}")),
+            ResponderEvent::Request { from, decision, .. } => {
+                log.push(format!("{from} {decision:?}"))
+            }
+            ResponderEvent::ReceiveFailed { error } => log.push(format!("failed {error}")),
         });
     };
     net.udp_deliver(pdc4, 5004, b"RESET:20");

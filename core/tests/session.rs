@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use pmulab_core::command::{Command, CommandError};
-use pmulab_core::flood;
 use pmulab_core::rng::{Random, SplitMix64};
-use pmulab_core::session::{Input, MessageCount, Session, SessionConfig};
+use pmulab_core::stream::command::{Command, CommandError};
+use pmulab_core::stream::flood;
+use pmulab_core::stream::session::{Due, MessageCount, Session, SessionConfig, SessionEvent};
 use pmulab_core::time::Instant;
 
 fn config(count: MessageCount, flood_bytes: u64) -> SessionConfig {
@@ -24,17 +24,17 @@ fn run(session: &mut Session, mut now: Instant, chunk: usize) -> Vec<(Instant, V
     let mut out = Vec::new();
     let mut buf = vec![0u8; chunk];
     for _ in 0..100_000 {
-        let n = session.poll_transmit(now, &mut buf);
-        if n > 0 {
-            out.push((now, buf[..n].to_vec()));
-            session.handle_sent(n);
-            continue;
-        }
-        if session.is_done() {
-            return out;
+        match session.poll_transmit(now, &mut buf) {
+            Due::Send(n) => {
+                out.push((now, buf[..n].to_vec()));
+                let _ = session.handle_sent(n);
+                continue;
+            }
+            Due::Finished => return out,
+            Due::Later => {}
         }
         now = session.poll_timeout().expect("a live session wants waking");
-        session.handle_timeout(now);
+        let _ = session.handle_timeout(now);
     }
     panic!("session never finished");
 }
@@ -47,7 +47,7 @@ fn short_1_sends_one_message_per_second_on_the_dot() {
     let accepted = s.handle_input(t0, b"CMD_short:1", &mut rng);
     assert_eq!(
         accepted,
-        Input::Accepted {
+        SessionEvent::Accepted {
             command: Command::Short {
                 interval: Duration::from_secs(1)
             },
@@ -71,16 +71,37 @@ fn short_1_sends_one_message_per_second_on_the_dot() {
 fn a_partially_sent_message_is_finished_before_the_next() {
     let mut rng = SplitMix64::new(1);
     let mut s = Session::new(Instant::ZERO, config(MessageCount::Fixed(2), 0));
-    s.handle_input(Instant::ZERO, b"CMD_short:0", &mut rng);
+    let _ = s.handle_input(Instant::ZERO, b"CMD_short:0", &mut rng);
     let mut buf = [0u8; 64];
-    let n = s.poll_transmit(Instant::ZERO, &mut buf);
-    assert_eq!(&buf[..n], b"This is PMU data 0");
-    s.handle_sent(5);
-    let n = s.poll_transmit(Instant::ZERO, &mut buf);
-    assert_eq!(&buf[..n], b"is PMU data 0");
-    s.handle_sent(n);
-    let n = s.poll_transmit(Instant::ZERO, &mut buf);
-    assert_eq!(&buf[..n], b"This is PMU data 1");
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut buf), Due::Send(18));
+    assert_eq!(&buf[..18], b"This is PMU data 0");
+    assert!(!s.handle_sent(5), "5 bytes do not end the message");
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut buf), Due::Send(13));
+    assert_eq!(&buf[..13], b"is PMU data 0");
+    assert!(s.handle_sent(13), "the rest ends it");
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut buf), Due::Send(18));
+    assert_eq!(&buf[..18], b"This is PMU data 1");
+    assert!(s.handle_sent(18));
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut buf), Due::Finished);
+}
+
+#[test]
+fn nothing_due_yet_is_not_finished() {
+    let mut rng = SplitMix64::new(1);
+    let mut s = Session::new(Instant::ZERO, config(MessageCount::Fixed(2), 0));
+    let mut buf = [0u8; 64];
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut buf), Due::Later);
+    let _ = s.handle_input(Instant::ZERO, b"CMD_short:1", &mut rng);
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut buf), Due::Send(18));
+    assert!(s.handle_sent(18));
+    assert_eq!(
+        s.poll_transmit(Instant::from_millis(500), &mut buf),
+        Due::Later
+    );
+    assert_eq!(
+        s.poll_transmit(Instant::from_secs(1), &mut buf),
+        Due::Send(18)
+    );
 }
 
 #[test]
@@ -90,13 +111,14 @@ fn flood_is_the_generated_text_whatever_the_send_sizes() {
     s.handle_input(Instant::ZERO, b"CMD_floodme\r\n", &mut rng);
     let mut buf = [0u8; 5000];
     let mut got = Vec::new();
-    while !s.is_done() {
-        let n = s.poll_transmit(Instant::ZERO, &mut buf);
-        assert!(n > 0);
+    let mut ends = 0;
+    while let Due::Send(n) = s.poll_transmit(Instant::ZERO, &mut buf) {
         let took = 1 + rng.uniform_inclusive(n as u64 - 1) as usize;
         got.extend_from_slice(&buf[..took]);
-        s.handle_sent(took);
+        ends += usize::from(s.handle_sent(took));
     }
+    assert!(s.is_done());
+    assert_eq!(ends, 1, "the flood is one message");
     assert_eq!(got.len(), 57_344);
     assert_eq!(flood::first_mismatch(0, &got), None);
 }
@@ -111,7 +133,7 @@ fn random_counts_stay_in_range_and_vary() {
             config(MessageCount::Random { min: 2, max: 17 }, 0),
         );
         match s.handle_input(Instant::ZERO, b"CMD_short:0", &mut rng) {
-            Input::Accepted { count, .. } => {
+            SessionEvent::Accepted { count, .. } => {
                 assert!((2..=17).contains(&count));
                 seen.insert(count);
                 let sends = run(&mut s, Instant::ZERO, 64);
@@ -129,7 +151,7 @@ fn malformed_command_gets_one_error_line_then_done() {
     let mut s = Session::new(Instant::ZERO, SessionConfig::default());
     assert_eq!(
         s.handle_input(Instant::ZERO, b"HELLO", &mut rng),
-        Input::Refused(CommandError::Unknown)
+        SessionEvent::Refused(CommandError::Unknown)
     );
     let sends = run(&mut s, Instant::ZERO, 7);
     let all: Vec<u8> = sends.into_iter().flat_map(|(_, b)| b).collect();
@@ -145,14 +167,21 @@ fn malformed_command_gets_one_error_line_then_done() {
 fn a_silent_peer_times_out_with_an_error() {
     let mut s = Session::new(Instant::ZERO, SessionConfig::default());
     assert_eq!(s.poll_timeout(), Some(Instant::from_secs(10)));
-    assert_eq!(s.handle_timeout(Instant::from_secs(9)), None);
+    assert_eq!(
+        s.handle_timeout(Instant::from_secs(9)),
+        SessionEvent::Unchanged
+    );
+    // Refused the way a bad command is.
     assert_eq!(
         s.handle_timeout(Instant::from_secs(10)),
-        Some(CommandError::Timeout)
+        SessionEvent::Refused(CommandError::Timeout)
     );
     let mut buf = [0u8; 128];
-    let n = s.poll_transmit(Instant::from_secs(10), &mut buf);
+    let Due::Send(n) = s.poll_transmit(Instant::from_secs(10), &mut buf) else {
+        panic!("the error line is due");
+    };
     assert!(buf[..n].starts_with(b"ERROR: no complete command in time"));
+    assert!(s.handle_sent(n), "the error line is one message");
 }
 
 #[test]
@@ -161,11 +190,11 @@ fn half_close_after_the_command_still_gets_the_answer() {
     let mut s = Session::new(Instant::ZERO, config(MessageCount::Fixed(3), 0));
     assert_eq!(
         s.handle_input(Instant::ZERO, b"CMD_short:", &mut rng),
-        Input::NeedMore
+        SessionEvent::NeedMore
     );
     assert_eq!(
         s.handle_input(Instant::ZERO, b"0", &mut rng),
-        Input::Accepted {
+        SessionEvent::Accepted {
             command: Command::Short {
                 interval: Duration::ZERO
             },
@@ -174,7 +203,7 @@ fn half_close_after_the_command_still_gets_the_answer() {
     );
     assert_eq!(
         s.handle_peer_closed(Instant::ZERO, &mut rng),
-        Input::Ignored
+        SessionEvent::Unchanged
     );
     assert_eq!(run(&mut s, Instant::ZERO, 64).len(), 3);
 
@@ -182,7 +211,7 @@ fn half_close_after_the_command_still_gets_the_answer() {
     let mut s = Session::new(Instant::ZERO, SessionConfig::default());
     assert_eq!(
         s.handle_peer_closed(Instant::ZERO, &mut rng),
-        Input::Abandoned
+        SessionEvent::Abandoned
     );
     assert!(s.is_done());
 
@@ -191,7 +220,7 @@ fn half_close_after_the_command_still_gets_the_answer() {
     s.handle_input(Instant::ZERO, b"CMD_flo", &mut rng);
     assert_eq!(
         s.handle_peer_closed(Instant::ZERO, &mut rng),
-        Input::Refused(CommandError::Incomplete)
+        SessionEvent::Refused(CommandError::Incomplete)
     );
 }
 

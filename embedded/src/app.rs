@@ -1,20 +1,22 @@
 //! The PMU application: core's TCP PMU (part 2) and UDP reset PMU
 //! (part 3) on one [`SmolStack`], independent of any board.
 
-use pmulab_core::pmu::{PmuServer, ServerEvent};
-use pmulab_core::reset::driver::{ResetServer, ServerEvent as ResetEvent};
-use pmulab_core::reset::responder::ResponderConfig;
+use pmulab_core::lab;
+use pmulab_core::nal::Park;
+use pmulab_core::reset::responder::{Decision, ResponderConfig};
+use pmulab_core::reset::server::{ResetServer, ResponderEvent};
 use pmulab_core::rng::Random;
-use pmulab_core::session::SessionConfig;
-use pmulab_core::time::{Clock, Instant, Park, earliest};
+use pmulab_core::stream::server::{PmuEvent, PmuServer};
+use pmulab_core::stream::session::SessionConfig;
+use pmulab_core::time::{Clock, Instant, earliest};
 use smoltcp::phy::Device;
 
 use crate::nal::{Platform, SmolError, SmolStack};
 
-/// The lab's ports.
-pub const PMU_PORT: u16 = 5003;
+/// The lab's TCP PMU port.
+pub const PMU_PORT: u16 = lab::TCP_PMU_PORT;
 /// The lab's UDP reset port.
-pub const RESET_PORT: u16 = 5004;
+pub const RESET_PORT: u16 = lab::UDP_RESET_PORT;
 
 /// What the application reports, for a console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,21 +57,21 @@ where
             return Ok(());
         }
         pmu.poll(stack, now, rng, buf, &mut |event| match event {
-            ServerEvent::Finished { .. } => on_event(Event::SessionDone),
-            ServerEvent::Aborted { .. } => on_event(Event::SessionAborted),
-            ServerEvent::Refused { .. } | ServerEvent::Busy { .. } => on_event(Event::Refused),
+            PmuEvent::Finished { .. } => on_event(Event::SessionDone),
+            PmuEvent::Aborted { .. } => on_event(Event::SessionAborted),
+            PmuEvent::Refused { .. } | PmuEvent::Busy { .. } => on_event(Event::Refused),
             _ => {}
         });
         reset.poll(stack, now, rng, buf, &mut |event| {
-            if let ResetEvent::Request {
-                decision: pmulab_core::reset::responder::Decision::Answer { .. },
+            if let ResponderEvent::Request {
+                decision: Decision::Answer { .. },
                 ..
             } = event
             {
                 on_event(Event::ResetAnswered);
             }
         });
-        let due = earliest(pmu.poll_timeout(), reset.poll_timeout(now));
+        let due = earliest(pmu.poll_timeout(), reset.poll_timeout());
         stack.park(earliest(due, stop_at));
     }
 }

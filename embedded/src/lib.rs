@@ -1,8 +1,8 @@
 //! # pmulab-embedded
 //!
 //! The PMU on a microcontroller. [`nal`] implements the embedded-nal
-//! traits (and core's [`Park`](pmulab_core::time::Park) and
-//! [`HalfClose`](pmulab_core::stack::HalfClose)) over a smoltcp interface,
+//! traits (and core's [`Park`](pmulab_core::nal::Park) and
+//! [`HalfClose`](pmulab_core::nal::HalfClose)) over a smoltcp interface,
 //! so that core's PMU server and reset responder run on it unchanged — no
 //! second copy of the protocol logic. [`app`] is the PMU application,
 //! written against any smoltcp `Device` and a [`nal::Platform`] (clock and

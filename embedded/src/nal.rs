@@ -17,8 +17,8 @@ use core::net::SocketAddr;
 use embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
-use pmulab_core::stack::HalfClose;
-use pmulab_core::time::{Clock, Instant, Park};
+use pmulab_core::nal::{Framing, HalfClose, Park};
+use pmulab_core::time::{Clock, Instant};
 use smoltcp::iface::{Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::{tcp, udp};
@@ -54,6 +54,19 @@ pub enum SmolError {
     Unaddressable,
     /// The UDP buffer is full or the datagram does not fit it.
     Full,
+}
+
+impl core::fmt::Display for SmolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SmolError::NoSocket => "every socket is in use",
+            SmolError::InvalidState => "the socket is not in a state for that",
+            SmolError::Closed => "the peer closed the connection",
+            SmolError::Reset => "the connection was refused or reset",
+            SmolError::Unaddressable => "the address or port cannot be used",
+            SmolError::Full => "the buffer is full",
+        })
+    }
 }
 
 impl TcpError for SmolError {
@@ -396,6 +409,13 @@ impl<D: Device, P: Platform, const T: usize, const U: usize> TcpFullStack
             }
         }
         Err(nb::Error::WouldBlock)
+    }
+}
+
+/// A byte stream: messages have no boundaries on the wire.
+impl<D: Device, P: Platform, const T: usize, const U: usize> Framing for SmolStack<'_, D, P, T, U> {
+    fn end_message(&mut self, _socket: &mut TcpSocket) -> Result<(), SmolError> {
+        Ok(())
     }
 }
 

@@ -10,12 +10,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use embedded_nal::{TcpClientStack, UdpClientStack, nb};
-use pmulab_core::pmu::PmuServer;
-use pmulab_core::reset::driver::ResetServer;
+use pmulab_core::nal::Park;
 use pmulab_core::reset::responder::{FamilySchedule, ResponderConfig};
+use pmulab_core::reset::server::ResetServer;
 use pmulab_core::rng::SplitMix64;
-use pmulab_core::session::{MessageCount, SessionConfig};
-use pmulab_core::time::{Instant, Park};
+use pmulab_core::stream::server::PmuServer;
+use pmulab_core::stream::session::{MessageCount, SessionConfig};
+use pmulab_core::time::Instant;
 use pmulab_embedded::nal::{Platform, SmolStack};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -202,7 +203,7 @@ fn core_s_pmu_runs_on_the_adapter() {
     }
     let flood = exchange(&mut server, &mut pmu, &mut client, b"CMD_floodme");
     assert_eq!(flood.len(), 5000);
-    assert_eq!(pmulab_core::flood::first_mismatch(0, &flood), None);
+    assert_eq!(pmulab_core::stream::flood::first_mismatch(0, &flood), None);
     let refused = exchange(&mut server, &mut pmu, &mut client, b"HELLO");
     assert!(refused.starts_with(b"ERROR: unknown command"));
 }

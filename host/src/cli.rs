@@ -341,10 +341,10 @@ pub struct SessionOptions {
     /// Messages per CMD_short: a number, `random` (2 to 17, as the course's
     /// scorer varied it), or a range such as 5-20.
     #[arg(long, default_value = "15", value_name = "N", value_parser = crate::cmd::pmu::parse_count)]
-    pub count: pmulab_core::session::MessageCount,
+    pub count: pmulab_core::stream::session::MessageCount,
 
     /// Size of the CMD_floodme text in bytes.
-    #[arg(long, default_value_t = pmulab_core::flood::DEFAULT_FLOOD_BYTES, value_name = "BYTES")]
+    #[arg(long, default_value_t = pmulab_core::stream::flood::DEFAULT_FLOOD_BYTES, value_name = "BYTES")]
     pub flood_bytes: u64,
 
     /// Sessions served at once; more connections are told the server is busy.
@@ -360,13 +360,12 @@ pub struct SessionOptions {
     pub seed: Option<u64>,
 }
 
-/// How many event loops serve; `pmu` and `secure-pmu` (the WebSocket PMU
-/// runs a thread per connection instead).
+/// How many event loops serve; every PMU runs on the same loop.
 #[derive(Debug, Args)]
 pub struct LoopOptions {
     /// Event loops, one per thread, sharing the listening socket and splitting
-    /// --max-sessions [default: pmu one per two cores, secure-pmu one per
-    /// core; one below 64 sessions].
+    /// --max-sessions [default: pmu and ws-pmu one per two cores, secure-pmu
+    /// one per core; one below 64 sessions].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
 }
@@ -403,7 +402,7 @@ pub struct WsPmuArgs {
     pub text: bool,
 
     /// Split the floodme message into frames of this many bytes, to show
-    /// frames versus messages [default: one frame, or 1 MiB frames above 16 MiB].
+    /// frames versus messages [default: frames of 1 MiB, so the lab's floodme is one frame].
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
     pub fragment: Option<u32>,
 
@@ -413,6 +412,9 @@ pub struct WsPmuArgs {
 
     #[command(flatten)]
     pub session: SessionOptions,
+
+    #[command(flatten)]
+    pub loops: LoopOptions,
 }
 
 #[derive(Debug, Args)]

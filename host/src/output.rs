@@ -5,8 +5,8 @@ use std::io::{self, BufWriter, StdoutLock, Write};
 
 use crate::failure::Failure;
 
-use pmulab_core::deframer::Piece;
-use pmulab_core::pdc::PdcOutput;
+use pmulab_core::stream::client::PdcOutput;
+use pmulab_core::stream::deframer::Piece;
 use pmulab_core::time::Instant;
 
 /// `println!` that returns a failed write instead of panicking; a reader

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use pmulab_core::flood;
+use pmulab_core::stream::flood;
 use pmulab_tests::*;
 
 /// One board at a time: QEMU emulates the CPU, and two boards plus their

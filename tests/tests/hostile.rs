@@ -127,10 +127,12 @@ fn the_websocket_pmu_withstands_the_battery() {
     assert!(peak < MEMORY_LIMIT_KIB, "ws-pmu peak RSS {peak} KiB");
     let log = log_of(&pmu);
     for said in [
-        "bad WebSocket handshake",
-        "closed with 1009",
-        "closed with 1002",
-        "closed with 1008",
+        // Before the upgrade: answered with HTTP 400.
+        "refused: no complete command in time",
+        "WebSocket closed with 1009",
+        "WebSocket closed with 1002",
+        // After it: an ERROR message, then close 1008.
+        "refused: command",
         "turned away: every session slot is taken",
     ] {
         assert!(log.contains(said), "the ws-pmu log lacks {said:?}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use pmulab_core::flood;
+use pmulab_core::stream::flood;
 use pmulab_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(60);

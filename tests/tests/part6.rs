@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use pmulab_core::flood;
+use pmulab_core::stream::flood;
 use pmulab_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(60);

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pmulab_core::flood;
+use pmulab_core::stream::flood;
 use pmulab_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(60);

@@ -92,6 +92,7 @@ impl<'a> Bot<'a> {
     }
 
     /// Writes the datagram due at `now` into `buf`, if one is due.
+    #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<BotOutput> {
         let due = *self.due.get_or_insert(now);
         if now < due {
@@ -141,6 +142,7 @@ impl<'a> Bot<'a> {
 
     /// When the next datagram is due; `None` once done (or before the
     /// first `poll_transmit`, which sends at once).
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Done => None,

@@ -13,6 +13,7 @@ pub const MAX_TEXT: usize = MAX_DATAGRAM - ID_LEN;
 
 /// Why bytes are not a frame, or a frame cannot be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameError {
     /// A datagram shorter than the identifier.
     TooShort {

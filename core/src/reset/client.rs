@@ -1,279 +1,209 @@
-//! The PDC's side of the reset: one round sends the request to every
-//! address family of the server, then waits up to a timeout for an answer
-//! from either; no answer starts the next round. Sans I/O.
-//!
-//! Calls: [`ResetClient::poll_transmit`] gives each datagram to send;
-//! [`ResetClient::handle_datagram`] takes what arrived;
-//! [`ResetClient::handle_timeout`] moves to the next round (or gives up);
-//! [`ResetClient::poll_timeout`] says when; [`ResetClient::outcome`] says
-//! how it ended.
+//! The reset client (the PDC) over embedded-nal's UDP stacks: one socket
+//! per family, the retry machine's rounds, waiting in [`Park`] between them.
 
+use core::fmt::{Debug, Display};
 use core::net::SocketAddr;
-use core::time::Duration;
 
-use super::codec::{Offset, Reset, ResetError, Wire};
-use crate::time::Instant;
+use embedded_nal::{UdpClientStack, nb};
 
-/// How long to wait and how often to try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientConfig {
-    /// Wait per round for an answer (1 s in the lab).
-    pub timeout: Duration,
-    /// Give up after this many rounds; `None` tries until answered, as the lab does.
-    pub max_rounds: Option<u32>,
-}
+use super::codec::Reset;
+use super::retry::{ClientConfig, Outcome, Received, ResetClient, Targets, Transmit};
+use crate::nal::Park;
+use crate::time::Clock;
 
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            timeout: Duration::from_secs(1),
-            max_rounds: None,
-        }
-    }
-}
-
-/// The server's addresses: at most one per family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Targets {
-    /// Where to send over IPv4.
-    pub v4: Option<SocketAddr>,
-    /// Where to send over IPv6.
-    pub v6: Option<SocketAddr>,
-}
-
-impl Targets {
-    /// The first address of each family among `addrs`.
-    pub fn first_of_each_family(addrs: impl IntoIterator<Item = SocketAddr>) -> Targets {
-        let mut targets = Targets::default();
-        for addr in addrs {
-            let addr = canonical(addr);
-            match addr {
-                SocketAddr::V4(_) if targets.v4.is_none() => targets.v4 = Some(addr),
-                SocketAddr::V6(_) if targets.v6.is_none() => targets.v6 = Some(addr),
-                _ => {}
-            }
-        }
-        targets
-    }
-
-    /// The addresses in sending order (IPv4 first), as `(index, address)`.
-    pub fn iter(&self) -> impl Iterator<Item = (usize, SocketAddr)> + '_ {
-        [self.v4, self.v6]
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, a)| a.map(|a| (i, a)))
-    }
-
-    /// Whether there is no address at all.
-    pub fn is_empty(&self) -> bool {
-        self.v4.is_none() && self.v6.is_none()
-    }
-
-    fn get(&self, index: usize) -> Option<SocketAddr> {
-        [self.v4, self.v6].get(index).copied().flatten()
-    }
-
-    fn contains(&self, addr: SocketAddr) -> bool {
-        let addr = canonical(addr);
-        self.v4 == Some(addr) || self.v6 == Some(addr)
-    }
-}
-
-/// One datagram to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transmit {
-    /// 0 for the IPv4 target, 1 for the IPv6 one.
-    pub target: usize,
-    /// Its address.
-    pub to: SocketAddr,
-    /// The round it belongs to (1 for the first).
-    pub round: u32,
-    /// The request's bytes.
-    pub payload: Wire,
-}
-
-/// What became of a received datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
-    /// The answer: the exchange is complete.
-    Answer(Offset),
-    /// From an address the client did not ask: ignored.
-    NotAsked,
-    /// Not an `OFFSET=X`: ignored.
-    Malformed(ResetError),
-    /// `X` above the requested `n`: ignored.
-    OutOfRange(Offset),
-    /// Arrived after the exchange ended (a duplicate or a late answer): ignored.
-    AfterEnd,
-}
-
-/// How an exchange ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Answered after `rounds` rounds of requests.
-    Answered {
-        /// The answer.
-        offset: Offset,
-        /// Who answered.
+/// Something the client did, for logging.
+#[derive(Clone, Copy)]
+pub enum ClientEvent<'a> {
+    /// A request went out.
+    Sent(Transmit),
+    /// A request could not be sent (the round goes on with the other family).
+    SendFailed {
+        /// The datagram.
+        transmit: Transmit,
+        /// The stack's error.
+        error: &'a dyn Display,
+    },
+    /// A datagram arrived, and what became of it.
+    Received {
+        /// Its source.
         from: SocketAddr,
-        /// Rounds sent; one round counts as one request, whatever the families.
-        rounds: u32,
-        /// When the answer arrived.
-        at: Instant,
+        /// Its fate.
+        what: Received,
     },
-    /// No answer after the allowed rounds.
-    GaveUp {
-        /// Rounds sent.
-        rounds: u32,
+    /// Receiving on one family's socket failed, typically because the
+    /// server's host said nothing listens there (ICMP port unreachable).
+    ReceiveFailed {
+        /// The family's target.
+        target: SocketAddr,
+        /// The stack's error.
+        error: &'a dyn Display,
     },
 }
 
-#[derive(Debug, Clone, Copy)]
-enum State {
-    NotStarted,
-    Round {
-        round: u32,
-        next_target: usize,
-        deadline: Instant,
-    },
-    Ended(Outcome),
+impl Debug for ClientEvent<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClientEvent::Sent(t) => write!(f, "Sent({t:?})"),
+            ClientEvent::SendFailed { transmit, error } => {
+                write!(f, "SendFailed({transmit:?}, {error})")
+            }
+            ClientEvent::Received { from, what } => write!(f, "Received({from}, {what:?})"),
+            ClientEvent::ReceiveFailed { target, error } => {
+                write!(f, "ReceiveFailed({target}, {error})")
+            }
+        }
+    }
 }
 
-/// The PDC's retry machine; see the module documentation.
-#[derive(Debug, Clone)]
-pub struct ResetClient {
+/// Why the client could not run at all.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError<E> {
+    /// The server has no address.
+    NoTargets,
+    /// No socket could be opened or connected for any family.
+    Socket(E),
+}
+
+impl<E: Display> Display for ClientError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClientError::NoTargets => f.write_str("the server name has no address"),
+            ClientError::Socket(e) => write!(f, "cannot open a UDP socket: {e}"),
+        }
+    }
+}
+
+/// Runs one reset exchange to its [`Outcome`]: opens one UDP socket per
+/// family, sends each round, waits in [`Park`] between events.
+pub fn request<S, C>(
+    stack: &mut S,
+    clock: &C,
     targets: Targets,
-    request: Reset,
+    reset: Reset,
     config: ClientConfig,
-    state: State,
-}
-
-impl ResetClient {
-    /// A client that will ask `targets` with `request`.
-    pub fn new(targets: Targets, request: Reset, config: ClientConfig) -> Self {
-        ResetClient {
-            targets,
-            request,
-            config,
-            state: State::NotStarted,
+    buf: &mut [u8],
+    log: &mut impl FnMut(ClientEvent<'_>),
+) -> Result<Outcome, ClientError<S::Error>>
+where
+    S: UdpClientStack + Park,
+    S::Error: Display,
+    C: Clock,
+{
+    if targets.is_empty() {
+        return Err(ClientError::NoTargets);
+    }
+    // One connected socket per family; a family that cannot get one is dropped.
+    let mut sockets: [Option<S::UdpSocket>; 2] = [None, None];
+    let mut usable = Targets::default();
+    let mut last_error = None;
+    for (index, addr) in targets.iter() {
+        match open(stack, addr) {
+            Ok(socket) => {
+                sockets[index] = Some(socket);
+                match index {
+                    0 => usable.v4 = Some(addr),
+                    _ => usable.v6 = Some(addr),
+                }
+            }
+            Err(e) => last_error = Some(e),
         }
     }
-
-    /// The next datagram due at `now`, if any. Each is handed out once;
-    /// the caller must send it (a failed send still counts in the round).
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        if let State::NotStarted = self.state {
-            if self.targets.is_empty() {
-                self.state = State::Ended(Outcome::GaveUp { rounds: 0 });
-                return None;
-            }
-            self.state = State::Round {
-                round: 1,
-                next_target: 0,
-                deadline: now + self.config.timeout,
-            };
-        }
-        let State::Round {
-            round, next_target, ..
-        } = &mut self.state
-        else {
-            return None;
-        };
-        while *next_target < 2 {
-            let index = *next_target;
-            *next_target += 1;
-            if let Some(to) = self.targets.get(index) {
-                return Some(Transmit {
-                    target: index,
-                    to,
-                    round: *round,
-                    payload: self.request.encode(),
-                });
-            }
-        }
-        None
-    }
-
-    /// Takes a datagram that arrived from `from` at `now`.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Received {
-        let round = match self.state {
-            State::Ended(_) => return Received::AfterEnd,
-            State::NotStarted => return Received::NotAsked,
-            State::Round { round, .. } => round,
-        };
-        if !self.targets.contains(from) {
-            return Received::NotAsked;
-        }
-        let offset = match Offset::parse(datagram) {
-            Ok(offset) => offset,
-            Err(e) => return Received::Malformed(e),
-        };
-        if offset.seconds > self.request.seconds {
-            return Received::OutOfRange(offset);
-        }
-        self.state = State::Ended(Outcome::Answered {
-            offset,
-            from: canonical(from),
-            rounds: round,
-            at: now,
+    if usable.is_empty() {
+        return Err(match last_error {
+            Some(e) => ClientError::Socket(e),
+            None => ClientError::NoTargets,
         });
-        Received::Answer(offset)
     }
 
-    /// Ends the round if its wait is over: starts the next, or gives up.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let State::Round {
-            round, deadline, ..
-        } = self.state
-        else {
-            return;
-        };
-        if now < deadline {
-            return;
-        }
-        if self.config.max_rounds.is_some_and(|max| round >= max) {
-            self.state = State::Ended(Outcome::GaveUp { rounds: round });
-            return;
-        }
-        self.state = State::Round {
-            round: round + 1,
-            next_target: 0,
-            deadline: now + self.config.timeout,
-        };
+    let mut client = ResetClient::new(usable, reset, config);
+    let outcome = run(stack, clock, &mut client, &mut sockets, buf, log);
+    for socket in sockets.into_iter().flatten() {
+        let _ = stack.close(socket);
     }
+    Ok(outcome)
+}
 
-    /// When the current round's wait ends.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
-            State::Round { deadline, .. } => Some(deadline),
-            _ => None,
-        }
-    }
-
-    /// How the exchange ended, once it has.
-    pub fn outcome(&self) -> Option<Outcome> {
-        match self.state {
-            State::Ended(outcome) => Some(outcome),
-            _ => None,
-        }
-    }
-
-    /// The target at `index` (0: IPv4, 1: IPv6), if any.
-    pub fn target(&self, index: usize) -> Option<SocketAddr> {
-        self.targets.get(index)
-    }
-
-    /// Rounds started so far.
-    pub fn rounds(&self) -> u32 {
-        match self.state {
-            State::NotStarted => 0,
-            State::Round { round, .. } => round,
-            State::Ended(Outcome::Answered { rounds, .. } | Outcome::GaveUp { rounds }) => rounds,
+fn open<S: UdpClientStack>(stack: &mut S, addr: SocketAddr) -> Result<S::UdpSocket, S::Error> {
+    let mut socket = stack.socket()?;
+    match stack.connect(&mut socket, addr) {
+        Ok(()) => Ok(socket),
+        Err(e) => {
+            let _ = stack.close(socket);
+            Err(e)
         }
     }
 }
 
-/// `[::ffff:a.b.c.d]:p` is `a.b.c.d:p`.
-pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+fn run<S, C>(
+    stack: &mut S,
+    clock: &C,
+    client: &mut ResetClient,
+    sockets: &mut [Option<S::UdpSocket>; 2],
+    buf: &mut [u8],
+    log: &mut impl FnMut(ClientEvent<'_>),
+) -> Outcome
+where
+    S: UdpClientStack + Park,
+    S::Error: Display,
+    C: Clock,
+{
+    loop {
+        let now = clock.now();
+        // A round that has timed out gives way to the next before sending.
+        client.handle_timeout(now);
+        if let Some(outcome) = client.outcome() {
+            return outcome;
+        }
+        while let Some(transmit) = client.poll_transmit(now) {
+            let Some(socket) = sockets[transmit.target].as_mut() else {
+                continue;
+            };
+            match stack.send(socket, transmit.payload.as_bytes()) {
+                Ok(()) => log(ClientEvent::Sent(transmit)),
+                Err(nb::Error::WouldBlock) => log(ClientEvent::SendFailed {
+                    transmit,
+                    error: &"the socket's send buffer is full",
+                }),
+                Err(nb::Error::Other(error)) => log(ClientEvent::SendFailed {
+                    transmit,
+                    error: &error,
+                }),
+            }
+        }
+        for (index, slot) in sockets.iter_mut().enumerate() {
+            let Some(socket) = slot.as_mut() else {
+                continue;
+            };
+            // Bounded: a flood of junk cannot keep the client from its timeout.
+            for _ in 0..64 {
+                match stack.receive(socket, buf) {
+                    Ok((n, from)) => {
+                        let what = client.handle_datagram(clock.now(), from, &buf[..n]);
+                        log(ClientEvent::Received { from, what });
+                        if client.outcome().is_some() {
+                            break;
+                        }
+                    }
+                    Err(nb::Error::WouldBlock) => break,
+                    Err(nb::Error::Other(error)) => {
+                        if let Some(target) = client.target(index) {
+                            log(ClientEvent::ReceiveFailed {
+                                target,
+                                error: &error,
+                            });
+                        }
+                        break;
+                    }
+                }
+            }
+            if client.outcome().is_some() {
+                break;
+            }
+        }
+        if let Some(outcome) = client.outcome() {
+            return outcome;
+        }
+        stack.park(client.poll_timeout());
+    }
 }

@@ -17,6 +17,7 @@ const OFFSET: &[u8] = b"OFFSET=";
 
 /// Why a datagram is not a `RESET:n` or `OFFSET=X`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResetError {
     /// Longer than any valid datagram.
     TooLong,
@@ -104,7 +105,8 @@ impl fmt::Display for Offset {
     }
 }
 
-/// An encoded datagram, held without allocation.
+/// An encoded datagram, held without allocation. A fixed array rather
+/// than a `heapless::Vec`: a datagram is `Copy`, as the events carrying it are.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Wire {
     bytes: [u8; MAX_DATAGRAM],
@@ -115,27 +117,9 @@ impl Wire {
     fn new(keyword: &[u8], number: u32) -> Wire {
         let mut bytes = [0u8; MAX_DATAGRAM];
         bytes[..keyword.len()].copy_from_slice(keyword);
-        let mut digits = [0u8; 10];
-        let mut n = 0;
-        let mut v = number;
-        loop {
-            digits[n] = b'0' + (v % 10) as u8;
-            n += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
         // Numbers above MAX_SECONDS never reach here from a parse; a caller
         // building one by hand gets it cut to fit rather than a panic.
-        let room = MAX_DATAGRAM - keyword.len();
-        let n = n.min(room);
-        for (slot, d) in bytes[keyword.len()..]
-            .iter_mut()
-            .zip(digits[..n].iter().rev())
-        {
-            *slot = *d;
-        }
+        let n = crate::text::write_decimal(u64::from(number), &mut bytes[keyword.len()..]);
         Wire {
             bytes,
             len: (keyword.len() + n) as u8,
@@ -166,8 +150,7 @@ fn parse_keyword(datagram: &[u8], keyword: &[u8]) -> Result<u32, ResetError> {
     if datagram.len() > MAX_DATAGRAM {
         return Err(ResetError::TooLong);
     }
-    let body = datagram.strip_suffix(b"\n").unwrap_or(datagram);
-    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let body = crate::text::strip_line_ending(datagram);
     let digits = body.strip_prefix(keyword).ok_or(ResetError::Unknown)?;
     if digits.is_empty() {
         return Err(ResetError::MissingNumber);

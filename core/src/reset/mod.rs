@@ -5,15 +5,20 @@
 //! PDC sends to every address family of the server, waits up to a second for
 //! an answer from either, and retransmits until one comes.
 //!
+//! Machines, sans I/O:
 //! - [`codec`]: the two datagrams, with typed errors;
-//! - [`client`]: the PDC's retry machine, sans I/O;
-//! - [`responder`]: the PMU's decision for each request, sans I/O, and the
-//!   family schedule of the course's server;
-//! - [`driver`]: both over embedded-nal's UDP stacks.
+//! - [`retry`]: the PDC's retry machine (rounds over every family);
+//! - [`responder`]: the PMU's decision for each request, and the family
+//!   schedule of the course's server.
+//!
+//! Drivers over embedded-nal's UDP stacks:
+//! - [`server`]: the PMU ([`server::ResetServer`]);
+//! - [`client`]: the PDC ([`client::request`]).
 
 pub mod client;
 pub mod codec;
-pub mod driver;
 pub mod responder;
+pub mod retry;
+pub mod server;
 
 pub use codec::{Offset, Reset, ResetError, Wire};

@@ -15,9 +15,8 @@ use std::time::Duration;
 use pmulab_core::embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
-use pmulab_core::multicast::Multicast;
-use pmulab_core::stack::HalfClose;
-use pmulab_core::time::{Clock, Instant, Park};
+use pmulab_core::nal::{Framing, HalfClose, Multicast, Park};
+use pmulab_core::time::{Clock, Instant};
 
 /// A clock that moves only when told.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +47,12 @@ pub enum MockError {
     AddrInUse,
 }
 
+impl std::fmt::Display for MockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
 impl TcpError for MockError {
     fn kind(&self) -> TcpErrorKind {
         match self {
@@ -71,6 +76,8 @@ struct Conn {
     peer_reset_at: Option<Instant>,
     /// What the stack sent: one entry per successful send call.
     from_stack: Vec<(Instant, Vec<u8>)>,
+    /// Where the stack said its messages end: bytes sent so far at each call.
+    message_ends: Vec<usize>,
     stack_fin: bool,
     stack_closed: bool,
     /// Bytes the stack may still send before sends would block.
@@ -252,6 +259,21 @@ impl MockNet {
             .from_stack
             .iter()
             .flat_map(|(_, b)| b.iter().copied())
+            .collect()
+    }
+
+    /// What the stack sent on its `i`-th connection, cut where it said its
+    /// messages end ([`Framing`]); bytes after the last end are not a message.
+    pub fn messages_on_connection(&self, i: usize) -> Vec<Vec<u8>> {
+        let bytes = self.sent_on_connection(i);
+        let ends = self.net.borrow().conns[i].message_ends.clone();
+        let mut start = 0;
+        ends.into_iter()
+            .map(|end| {
+                let message = bytes[start..end].to_vec();
+                start = end;
+                message
+            })
             .collect()
     }
 
@@ -632,6 +654,17 @@ impl Multicast for MockNet {
     }
     fn set_multicast_loop(&mut self, socket: &mut MockSocket, on: bool) -> Result<(), MockError> {
         self.note(socket, format!("loop {on}"))
+    }
+}
+
+impl Framing for MockNet {
+    fn end_message(&mut self, socket: &mut MockSocket) -> Result<(), MockError> {
+        let id = self.conn_of(socket)?;
+        let mut net = self.net.borrow_mut();
+        let conn = &mut net.conns[id];
+        let sent = conn.from_stack.iter().map(|(_, b)| b.len()).sum();
+        conn.message_ends.push(sent);
+        Ok(())
     }
 }
 

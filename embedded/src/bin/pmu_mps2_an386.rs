@@ -20,7 +20,7 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
 use pmulab_core::reset::responder::{FamilySchedule, ResponderConfig};
 use pmulab_core::rng::SplitMix64;
-use pmulab_core::session::{MessageCount, SessionConfig};
+use pmulab_core::stream::session::{MessageCount, SessionConfig};
 use pmulab_core::time::Instant;
 use pmulab_embedded::app::{self, Event};
 use pmulab_embedded::lan9118::Lan9118;
@@ -267,7 +267,7 @@ fn main() -> ! {
         SmolStack::new(iface, sockets, nic, board, tcp_handles, [udp_handle]);
     let session = SessionConfig {
         count: MessageCount::DEFAULT,
-        flood_bytes: pmulab_core::flood::DEFAULT_FLOOD_BYTES,
+        flood_bytes: pmulab_core::stream::flood::DEFAULT_FLOOD_BYTES,
         command_timeout: Duration::from_secs(10),
     };
     let responder = ResponderConfig {

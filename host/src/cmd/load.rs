@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pmulab_core::deframer::{Deframer, Piece};
 use pmulab_core::reset::codec::Offset;
+use pmulab_core::stream::deframer::{Deframer, Piece};
 
 use super::pdc::seconds;
 use super::resolve::ipv4_first;

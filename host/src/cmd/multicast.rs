@@ -6,11 +6,13 @@ use std::io::{BufRead, Write};
 use std::net::{IpAddr, SocketAddrV4};
 
 use embedded_nal::{UdpClientStack, nb};
+use pmulab_core::multicast::Group;
 use pmulab_core::multicast::bot::{Bot, BotOutput};
-use pmulab_core::multicast::driver::{BotEvent, Group, broadcast, open_receiver, open_sender};
+use pmulab_core::multicast::client::{open_receiver, open_sender};
 use pmulab_core::multicast::frame::{MAX_DATAGRAM, MAX_TEXT};
+use pmulab_core::multicast::server::{BotEvent, broadcast};
 use pmulab_core::multicast::{Frame, Id};
-use pmulab_core::time::Park;
+use pmulab_core::nal::Park;
 
 use super::pdc::seconds;
 use crate::cli::{BotArgs, ReceiverArgs, SenderArgs};

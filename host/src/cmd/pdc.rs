@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use embedded_nal::TcpClientStack;
-use pmulab_core::command::Command;
-use pmulab_core::pdc::{PdcConfig, PdcError, ReplyKind, Request, fetch};
-use pmulab_core::time::Park;
+use pmulab_core::nal::Park;
+use pmulab_core::stream::client::{PdcConfig, PdcError, ReplyKind, Request, fetch};
+use pmulab_core::stream::command::Command;
 
 use super::resolve::ipv4_first;
 use crate::cli::{EXIT_FAILURE, EXIT_REFUSED, PdcArgs, PdcOptions, SecurePdcArgs};

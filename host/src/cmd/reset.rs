@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pmulab_core::reset::Reset;
-use pmulab_core::reset::client::{ClientConfig, Outcome, Received, Targets};
-use pmulab_core::reset::driver::{ClientError, ClientEvent, request};
+use pmulab_core::reset::client::{ClientEvent, request};
+use pmulab_core::reset::retry::{ClientConfig, Outcome, Received, Targets};
 
 use super::pdc::{seconds, write_json};
 use crate::cli::{EXIT_INTERRUPTED, ResetArgs};
@@ -90,10 +90,7 @@ fn exchange(
         &mut buf,
         &mut |event| reporter.report(&event),
     )
-    .map_err(|e| match e {
-        ClientError::NoTargets => Failure::runtime("the server name has no address"),
-        ClientError::Socket(e) => Failure::runtime(format!("cannot open a UDP socket: {e}")),
-    })
+    .map_err(Failure::runtime)
 }
 
 /// Logs the client's events with `-v`, and says once, always, when a
@@ -114,7 +111,7 @@ impl Reporter<'_> {
                 t.to
             )),
             ClientEvent::SendFailed { transmit, error } => self.log.info(format_args!(
-                "round {}: cannot send to {}: {error:?}",
+                "round {}: cannot send to {}: {error}",
                 transmit.round, transmit.to
             )),
             ClientEvent::Received { from, what } => match what {
@@ -131,7 +128,7 @@ impl Reporter<'_> {
                 Received::AfterEnd => {}
             },
             ClientEvent::ReceiveFailed { target, error } => {
-                self.log.info(format_args!("{target}: {error:?}"));
+                self.log.info(format_args!("{target}: {error}"));
                 if !self.refused.contains(target) {
                     self.refused.push(*target);
                     tell!(

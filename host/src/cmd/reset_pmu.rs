@@ -4,9 +4,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use embedded_nal::{UdpClientStack, UdpFullStack};
-use pmulab_core::reset::driver::{ResetServer, ServerEvent};
+use pmulab_core::nal::Park;
 use pmulab_core::reset::responder::{Decision, Family, FamilySchedule, ResponderConfig};
-use pmulab_core::time::{Clock, Park};
+use pmulab_core::reset::server::{ResetServer, ResponderEvent};
+use pmulab_core::time::Clock;
 
 use super::pdc::seconds;
 use crate::cli::ResetPmuArgs;
@@ -110,13 +111,13 @@ pub fn run(args: ResetPmuArgs, log: &Log) -> Result<(), Failure> {
         server.poll(&mut stack, now, &mut rng, &mut buf, &mut |event| {
             report(log, &event, args.loss)
         });
-        stack.park(server.poll_timeout(now));
+        stack.park(server.poll_timeout());
     }
 }
 
-fn report(log: &Log, event: &ServerEvent<'_>, loss: f64) {
+fn report(log: &Log, event: &ResponderEvent<'_>, loss: f64) {
     match event {
-        ServerEvent::Request {
+        ResponderEvent::Request {
             from,
             decision,
             send_error,
@@ -125,7 +126,7 @@ fn report(log: &Log, event: &ServerEvent<'_>, loss: f64) {
                 request, offset, ..
             } => match send_error {
                 None => log.info(format_args!("{from} {request} → {offset}")),
-                Some(e) => log.always(format_args!("{from} {request} → {offset}, not sent: {e:?}")),
+                Some(e) => log.always(format_args!("{from} {request} → {offset}, not sent: {e}")),
             },
             Decision::Lost(request) => {
                 log.info(format_args!("{from} {request} → lost (p = {loss})"))
@@ -136,7 +137,9 @@ fn report(log: &Log, event: &ServerEvent<'_>, loss: f64) {
                 family_name(*f)
             )),
         },
-        ServerEvent::ReceiveFailed { error } => log.info(format_args!("receive failed: {error:?}")),
+        ResponderEvent::ReceiveFailed { error } => {
+            log.info(format_args!("receive failed: {error}"))
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Comparing what a program printed with what the grader's servers sent,
 //! as leniently as the course's scorer was and no more.
 
-use pmulab_core::flood;
+use pmulab_core::stream::flood;
 
 /// `This is PMU data 0` … `This is PMU data n-1`.
 pub fn messages(n: u32) -> Vec<String> {

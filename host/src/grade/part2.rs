@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use pmulab_core::flood::DEFAULT_FLOOD_BYTES;
-use pmulab_core::session::{MessageCount, SessionConfig};
+use pmulab_core::stream::flood::DEFAULT_FLOOD_BYTES;
+use pmulab_core::stream::session::{MessageCount, SessionConfig};
 
 use super::judge::{flood_text, has_all_lines, lines_match, messages, text_matches};
 use super::program::Program;

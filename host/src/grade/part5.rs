@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pmulab_core::flood::DEFAULT_FLOOD_BYTES;
-use pmulab_core::session::{MessageCount, SessionConfig};
+use pmulab_core::stream::flood::DEFAULT_FLOOD_BYTES;
+use pmulab_core::stream::session::{MessageCount, SessionConfig};
 
 use super::judge::messages;
 use super::part2::served;

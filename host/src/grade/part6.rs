@@ -3,27 +3,25 @@
 //! `.decode()` on them: the scored scenarios are binary; text messages are
 //! only a note.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use pmulab_core::flood::DEFAULT_FLOOD_BYTES;
-use pmulab_core::session::{MessageCount, SessionConfig};
+use pmulab_core::stream::flood::DEFAULT_FLOOD_BYTES;
+use pmulab_core::stream::session::{MessageCount, SessionConfig};
 
 use super::judge::{flood_text, has_all_lines, lines_match, messages, text_matches};
 use super::part2::served;
 use super::program::Program;
 use super::report::{Check, Report};
-use super::witness::Sessions;
-use crate::cmd::ws_pmu;
+use super::witness::PmuWitness;
 use crate::failure::Failure;
+use crate::net::ws::stack::{AUTO_FRAGMENT, WsSettings};
 
 /// Frames of the fragmented floodme.
 const FRAGMENT: usize = 4096;
 
 /// A WebSocket PMU for one scenario, and what it saw.
 struct Witness {
-    server: ws_pmu::Background,
-    sessions: Sessions,
+    pmu: PmuWitness,
 }
 
 impl Witness {
@@ -33,20 +31,22 @@ impl Witness {
             flood_bytes: DEFAULT_FLOOD_BYTES,
             command_timeout: Duration::from_secs(10),
         };
-        let sessions = Sessions::default();
-        let recorder = sessions.clone();
-        let server = ws_pmu::serve_in_background(
-            config,
+        let settings = WsSettings {
             text,
-            fragment,
-            Arc::new(move |event| recorder.record(event)),
-        )
-        .map_err(|e| Failure::runtime(format!("the grader's WebSocket PMU cannot listen: {e}")))?;
-        Ok(Witness { server, sessions })
+            fragment: fragment.unwrap_or(AUTO_FRAGMENT),
+            max_message: 4096,
+        };
+        Ok(Witness {
+            pmu: PmuWitness::ws(config, settings)?,
+        })
     }
 
     fn port(&self) -> String {
-        self.server.local.port().to_string()
+        self.pmu.port().to_string()
+    }
+
+    fn seen(&self) -> Vec<super::witness::SessionSeen> {
+        self.pmu.sessions()
     }
 }
 
@@ -55,7 +55,7 @@ fn short(
     name: &dyn Fn(Option<u32>) -> String,
     witness: &Witness,
 ) -> Result<Check, Failure> {
-    let complete = |stdout: &str| match served(&witness.sessions.seen(), "WebSocket PMU") {
+    let complete = |stdout: &str| match served(&witness.seen(), "WebSocket PMU") {
         Ok(s) if s.finished => has_all_lines(stdout, &messages(s.count)),
         _ => false,
     };
@@ -65,7 +65,7 @@ fn short(
         "CMD_short:0".to_string(),
     ];
     let ran = program.run(&args, "", &complete)?;
-    let session = served(&witness.sessions.seen(), "WebSocket PMU");
+    let session = served(&witness.seen(), "WebSocket PMU");
     let n = session.as_ref().ok().map(|s| s.count);
     let delivered = session.as_ref().is_ok_and(|s| s.finished);
     let verdict = session.and_then(|s| lines_match(&ran.stdout, &messages(s.count)));
@@ -97,7 +97,7 @@ pub fn grade(report: &mut Report, program: &Program) -> Result<(), Failure> {
         "CMD_floodme".to_string(),
     ];
     let ran = program.run(&args, "", &complete)?;
-    let session = served(&witness.sessions.seen(), "WebSocket PMU");
+    let session = served(&witness.seen(), "WebSocket PMU");
     let delivered = session.as_ref().is_ok_and(|s| s.finished);
     let frames = text.len().div_ceil(FRAGMENT);
     let verdict = session.and_then(|_| {

@@ -10,15 +10,17 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use embedded_nal::{UdpClientStack, UdpFullStack};
-use pmulab_core::pmu::ServerEvent;
-use pmulab_core::reset::driver::{ResetServer, ServerEvent as ResetEvent};
+use pmulab_core::nal::Park;
 use pmulab_core::reset::responder::{Decision, Family, FamilySchedule, ResponderConfig};
-use pmulab_core::session::SessionConfig;
-use pmulab_core::time::{Clock, Park, earliest};
+use pmulab_core::reset::server::{ResetServer, ResponderEvent};
+use pmulab_core::stream::server::PmuEvent;
+use pmulab_core::stream::session::SessionConfig;
+use pmulab_core::time::{Clock, earliest};
 
 use crate::failure::Failure;
 use crate::net::serve::{self, Background, Listening};
 use crate::net::tls::{Role, TlsStack};
+use crate::net::ws::stack::{WsSettings, WsStack};
 use crate::net::{HostClock, StdStack};
 use crate::rng::seeded_or_random;
 use crate::tls_config;
@@ -74,7 +76,7 @@ impl Sessions {
     }
 
     /// Records one server event.
-    pub fn record(&self, event: &ServerEvent<'_>) {
+    pub fn record(&self, event: &PmuEvent<'_>) {
         let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let mut session = |peer: SocketAddr| -> usize {
             match all.iter().rposition(|s| s.peer == peer) {
@@ -86,10 +88,10 @@ impl Sessions {
             }
         };
         match event {
-            ServerEvent::Accepted { peer } => {
+            PmuEvent::Accepted { peer } => {
                 all.push(SessionSeen::new(*peer));
             }
-            ServerEvent::Command {
+            PmuEvent::Command {
                 peer,
                 command,
                 count,
@@ -98,21 +100,21 @@ impl Sessions {
                 all[i].command = Some(command.to_string());
                 all[i].count = *count;
             }
-            ServerEvent::Refused { peer, error } => {
+            PmuEvent::Refused { peer, error } => {
                 let i = session(*peer);
                 all[i].refused = Some(error.to_string());
             }
-            ServerEvent::Finished { peer, bytes } => {
+            PmuEvent::Finished { peer, bytes } => {
                 let i = session(*peer);
                 all[i].bytes = *bytes;
                 all[i].finished = true;
             }
-            ServerEvent::Aborted { peer, bytes, error } => {
+            PmuEvent::Aborted { peer, bytes, error } => {
                 let i = session(*peer);
                 all[i].bytes = *bytes;
-                all[i].aborted = Some(format!("{error:?}"));
+                all[i].aborted = Some(error.to_string());
             }
-            ServerEvent::Busy { .. } | ServerEvent::AcceptFailed { .. } => {}
+            PmuEvent::Busy { .. } | PmuEvent::AcceptFailed { .. } => {}
         }
     }
 }
@@ -133,6 +135,13 @@ impl PmuWitness {
             clock,
             config,
         )
+    }
+
+    /// The part 6 PMU, framing as `settings` say.
+    pub fn ws(config: SessionConfig, settings: WsSettings) -> Result<PmuWitness, Failure> {
+        let clock = HostClock::new();
+        let stack = WsStack::new(StdStack::new(Ipv4Addr::LOCALHOST.into(), clock), settings);
+        Self::start(stack, clock, config)
     }
 
     /// The part 5 PMU, serving `certificate` with `key`.
@@ -266,7 +275,7 @@ impl ResetWitness {
             while !stopping.load(Ordering::Relaxed) {
                 let now = clock.now();
                 server.poll(&mut stack, now, &mut rng, &mut buf, &mut |event| {
-                    let ResetEvent::Request { from, decision, .. } = event else {
+                    let ResponderEvent::Request { from, decision, .. } = event else {
                         return;
                     };
                     let fate = match decision {
@@ -285,7 +294,7 @@ impl ResetWitness {
                         .push(request);
                 });
                 let wake = now + Duration::from_millis(50);
-                stack.park(earliest(server.poll_timeout(now), Some(wake)));
+                stack.park(earliest(server.poll_timeout(), Some(wake)));
             }
         });
         ResetWitness {

@@ -8,14 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::fmt::Display;
+
 use embedded_nal::TcpFullStack;
-use pmulab_core::pmu::{PmuServer, ServerEvent};
-use pmulab_core::session::SessionConfig;
-use pmulab_core::stack::HalfClose;
-use pmulab_core::time::{Clock, Park, earliest};
+use pmulab_core::nal::{Framing, HalfClose, Park};
+use pmulab_core::stream::server::{PmuEvent, PmuServer};
+use pmulab_core::stream::session::SessionConfig;
+use pmulab_core::time::{Clock, earliest};
 
 use super::tls::TlsStack;
+use super::ws::stack::WsStack;
 use super::{HostClock, StdStack};
+use crate::log::Log;
 use crate::rng::seeded_or_random;
 
 /// The session table's capacity; `--max-sessions` can only lower it.
@@ -27,7 +31,7 @@ const SEND_BUFFER: usize = 256 * 1024;
 /// What the serve loop needs of a host stack beyond embedded-nal: the
 /// address a listening socket got (port 0 picks one), and a stack for
 /// another thread that accepts from the same listening socket.
-pub trait Listening: TcpFullStack + HalfClose + Park + Sized {
+pub trait Listening: TcpFullStack<Error: Display> + HalfClose + Framing + Park + Sized {
     /// Cores one event loop gets by default. Plain TCP: two, because most
     /// of a short session's cost is the kernel's, and on loopback half of
     /// that runs in the clients' threads — measured on 2 cores with 64
@@ -57,6 +61,20 @@ impl Listening for StdStack {
     }
 }
 
+impl Listening for WsStack {
+    /// Like plain TCP: framing costs little beside the kernel's work.
+    const CORES_PER_LOOP: usize = 2;
+    fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
+        self.local_addr(socket)
+    }
+    fn worker(&self, listener: &Self::TcpSocket) -> std::io::Result<(Self, Self::TcpSocket)> {
+        self.worker(listener)
+    }
+    fn advice(error: &Self::Error) -> Option<&'static str> {
+        error.advice()
+    }
+}
+
 impl Listening for TlsStack {
     const CORES_PER_LOOP: usize = 1;
     fn local_addr_of(&self, socket: &Self::TcpSocket) -> std::io::Result<SocketAddr> {
@@ -79,6 +97,76 @@ pub enum ServeError<E> {
     Address(std::io::Error),
     /// Another event loop could not share the listening socket.
     Share(std::io::Error),
+}
+
+/// How many sessions, on how many event loops.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sessions served at once, split between the loops.
+    pub max_sessions: usize,
+    /// Event loops [default: one per [`Listening::CORES_PER_LOOP`] cores].
+    pub threads: Option<usize>,
+    /// Seed for the random message counts.
+    pub seed: Option<u64>,
+}
+
+/// Binds `port` of `stack`, says so in one line (`started`, given the
+/// address), and serves forever, logging every session event.
+pub fn serve_and_log<S>(
+    stack: S,
+    clock: HostClock,
+    port: u16,
+    config: SessionConfig,
+    limits: Limits,
+    log: &Log,
+    started: impl FnOnce(SocketAddr) -> String,
+) -> Result<(), ServeError<S::Error>>
+where
+    S: Listening + Send,
+    S::TcpSocket: Send,
+{
+    let bound = bind(stack, port, config)?;
+    log.always(format_args!("{}", started(bound.local)));
+    bound.serve_forever(
+        clock,
+        limits.max_sessions,
+        limits.threads,
+        limits.seed,
+        &|event| log_event(log, event),
+    )
+}
+
+/// One line per session event: with `-v` for the ordinary ones; always
+/// for what an operator must know (busy, aborted, accept failures).
+pub fn log_event(log: &Log, event: &PmuEvent<'_>) {
+    match event {
+        PmuEvent::Accepted { peer } => log.info(format_args!("{peer} connected")),
+        PmuEvent::Command {
+            peer,
+            command,
+            count,
+        } => match command.interval() {
+            Some(d) => log.info(format_args!(
+                "{peer} {command}: {count} messages, {} s apart",
+                d.as_secs_f64()
+            )),
+            None => log.info(format_args!("{peer} {command}")),
+        },
+        PmuEvent::Refused { peer, error } => log.info(format_args!("{peer} refused: {error}")),
+        PmuEvent::Busy { peer } => log.always(format_args!(
+            "{peer} turned away: every session slot is taken"
+        )),
+        PmuEvent::Finished { peer, bytes } => {
+            log.info(format_args!("{peer} done, {bytes} bytes sent"))
+        }
+        // Rare, and on a TLS server the sign of a failed handshake: always shown.
+        PmuEvent::Aborted { peer, bytes, error } => {
+            log.always(format_args!("{peer} aborted after {bytes} bytes: {error}"))
+        }
+        PmuEvent::AcceptFailed { error } => {
+            log.always(format_args!("accept failed: {error}; pausing 100 ms"))
+        }
+    }
 }
 
 /// A PMU bound and listening, not yet serving.
@@ -131,7 +219,7 @@ where
         max_sessions: usize,
         threads: Option<usize>,
         seed: Option<u64>,
-        on_event: &(dyn Fn(&ServerEvent<'_>) + Sync),
+        on_event: &(dyn Fn(&PmuEvent<'_>) + Sync),
     ) -> Result<(), ServeError<S::Error>> {
         let Bound {
             stack,
@@ -177,7 +265,7 @@ where
         self,
         clock: HostClock,
         max_sessions: usize,
-        on_event: Box<dyn Fn(&ServerEvent<'_>) + Send + Sync>,
+        on_event: Box<dyn Fn(&PmuEvent<'_>) + Send + Sync>,
     ) -> Background {
         let stop = Arc::new(AtomicBool::new(false));
         let Bound {
@@ -226,7 +314,7 @@ fn event_loop<S: Listening>(
     server: &mut PmuServer<S, MAX_SESSIONS>,
     clock: HostClock,
     seed: Option<u64>,
-    on_event: &(dyn Fn(&ServerEvent<'_>) + Sync),
+    on_event: &(dyn Fn(&PmuEvent<'_>) + Sync),
     stop: Option<&AtomicBool>,
 ) {
     let mut rng = seeded_or_random(seed);

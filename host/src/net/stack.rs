@@ -19,9 +19,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
-use pmulab_core::multicast::Multicast;
-use pmulab_core::stack::HalfClose;
-use pmulab_core::time::{Clock, Instant, Park};
+use pmulab_core::nal::{Framing, HalfClose, Multicast, Park};
+use pmulab_core::time::{Clock, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::clock::HostClock;
@@ -675,6 +674,13 @@ impl Multicast for StdStack {
 
     fn set_multicast_loop(&mut self, socket: &mut StdSocket, on: bool) -> Result<(), NetError> {
         Ok(self.udp(socket)?.set_multicast_loop_v4(on)?)
+    }
+}
+
+/// A byte stream: messages have no boundaries on the wire.
+impl Framing for StdStack {
+    fn end_message(&mut self, _socket: &mut StdSocket) -> Result<(), NetError> {
+        Ok(())
     }
 }
 

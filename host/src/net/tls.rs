@@ -17,8 +17,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
-use pmulab_core::stack::HalfClose;
-use pmulab_core::time::{Instant, Park};
+use pmulab_core::nal::{Framing, HalfClose, Park};
+use pmulab_core::time::Instant;
 use rustls::pki_types::ServerName;
 
 use super::stack::{NetError, StdSocket, StdStack};
@@ -480,6 +480,13 @@ impl TcpFullStack for TlsStack {
                 Err(nb::Error::Other(TlsNetError::Tls(e)))
             }
         }
+    }
+}
+
+/// A byte stream, inside TLS too: messages have no boundaries.
+impl Framing for TlsStack {
+    fn end_message(&mut self, _socket: &mut TlsSocket) -> Result<(), TlsNetError> {
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pmulab_core::flood::MESSAGE_PREFIX;
+use pmulab_core::stream::flood::MESSAGE_PREFIX;
 
 use conn::{Conn, Reply, upgrade};
 

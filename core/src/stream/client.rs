@@ -12,8 +12,10 @@ use core::time::Duration;
 
 use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, nb};
 
-use crate::deframer::{Deframer, Piece};
-use crate::time::{Clock, Instant, Park};
+use super::deframer::{Deframer, Piece};
+use super::reply::{self, ReplyClass};
+use crate::nal::Park;
+use crate::time::{Clock, Instant};
 
 /// How to read the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +97,7 @@ pub const MAX_ERROR_LINE: usize = 112;
 
 /// Why an exchange failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum PdcError<N, O> {
     /// No socket could be opened.
     Socket(N),
@@ -123,16 +126,15 @@ pub enum PdcError<N, O> {
 }
 
 /// The `ERROR:` line of a refusal, without its line ending.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ErrorLine {
-    bytes: [u8; MAX_ERROR_LINE],
-    len: u8,
+    line: heapless::Vec<u8, MAX_ERROR_LINE>,
 }
 
 impl ErrorLine {
     /// The line's bytes (possibly cut at [`MAX_ERROR_LINE`]).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        &self.line
     }
 }
 
@@ -179,8 +181,6 @@ impl<N: fmt::Debug, O: fmt::Display> fmt::Display for PdcError<N, O> {
         }
     }
 }
-
-const ERROR_MARK: &[u8] = b"ERROR:";
 
 /// Connects to the PMU, sends the command and passes the reply to `out`
 /// until the PMU closes the connection.
@@ -282,62 +282,22 @@ fn wait<S: Park, C: Clock>(stack: &mut S, clock: &C, deadline: Instant) -> Optio
     Some(())
 }
 
-/// The reply so far: its first bytes decide between data and `ERROR:`.
+/// The reply so far: its first bytes decide what it is ([`reply::classify`]).
 struct Reply {
     kind: ReplyKind,
-    head: [u8; MAX_ERROR_LINE],
-    head_len: usize,
-    state: ReplyState,
+    /// The first bytes while undecided; the `ERROR:` line once refused.
+    head: heapless::Vec<u8, MAX_ERROR_LINE>,
+    class: Option<ReplyClass>,
     deframer: Deframer,
     summary: Summary,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ReplyState {
-    /// Fewer than `ERROR:`'s length of bytes have arrived.
-    Head,
-    Data,
-    /// The reply is an `ERROR:` line; collecting it.
-    Error,
-    /// The reply is a TLS record.
-    Tls,
-    /// The reply is an HTTP response.
-    Http,
-}
-
-/// Whether a reply's first bytes are a TLS record header: an alert (21) or
-/// a handshake (22) of TLS 1.0–1.3, as a TLS server sends to a client that
-/// spoke plain text to it.
-fn looks_like_tls(head: &[u8]) -> bool {
-    matches!(head, [21 | 22, 3, 0..=4, ..])
-}
-
-/// Whether a reply starts as an HTTP response does (`HTTP/1.1 400 …`), as
-/// a WebSocket server answers a client that skipped the upgrade.
-fn looks_like_http(head: &[u8]) -> bool {
-    head.starts_with(b"HTTP/")
-}
-
-/// What a reply's first bytes say it is.
-fn classify(head: &[u8]) -> ReplyState {
-    if head.starts_with(ERROR_MARK) {
-        ReplyState::Error
-    } else if looks_like_tls(head) {
-        ReplyState::Tls
-    } else if looks_like_http(head) {
-        ReplyState::Http
-    } else {
-        ReplyState::Data
-    }
 }
 
 impl Reply {
     fn new(kind: ReplyKind) -> Self {
         Reply {
             kind,
-            head: [0; MAX_ERROR_LINE],
-            head_len: 0,
-            state: ReplyState::Head,
+            head: heapless::Vec::new(),
+            class: None,
             deframer: Deframer::new(),
             summary: Summary::default(),
         }
@@ -350,43 +310,46 @@ impl Reply {
     ) -> Result<(), PdcError<N, O::Error>> {
         self.summary.bytes += bytes.len() as u64;
         self.summary.reads += 1;
-        if self.state == ReplyState::Head {
-            if self.head_len == 0 && bytes.len() >= ERROR_MARK.len() {
+        if self.class.is_none() {
+            if self.head.is_empty()
+                && let Some(class) = reply::classify(bytes)
+            {
                 // The usual case: the first read decides on its own, and is
                 // delivered whole so that offsets within it stay true.
-                self.state = classify(bytes);
+                self.class = Some(class);
             } else {
-                let take = (ERROR_MARK.len() - self.head_len).min(bytes.len());
-                self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
-                self.head_len += take;
+                let take = (reply::CLASSIFY_LEN - self.head.len()).min(bytes.len());
+                // Within capacity: CLASSIFY_LEN is below MAX_ERROR_LINE.
+                let _ = self.head.extend_from_slice(&bytes[..take]);
                 bytes = &bytes[take..];
-                if self.head_len < ERROR_MARK.len() {
+                if self.head.len() < reply::CLASSIFY_LEN && reply::classify(&self.head).is_none() {
                     return Ok(());
                 }
                 self.decide_head(out)?;
             }
         }
-        match self.state {
-            ReplyState::Head | ReplyState::Tls | ReplyState::Http => Ok(()),
-            ReplyState::Data => self.deliver(bytes, out),
-            ReplyState::Error => {
-                let take = (MAX_ERROR_LINE - self.head_len).min(bytes.len());
-                self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
-                self.head_len += take;
+        match self.class {
+            None | Some(ReplyClass::Tls | ReplyClass::Http) => Ok(()),
+            Some(ReplyClass::Data) => self.deliver(bytes, out),
+            Some(ReplyClass::Refusal) => {
+                let take = (MAX_ERROR_LINE - self.head.len()).min(bytes.len());
+                let _ = self.head.extend_from_slice(&bytes[..take]);
                 Ok(())
             }
         }
     }
 
+    /// Decides from the bytes held (a reply shorter than `ERROR:` is data
+    /// all the same) and delivers them if they are data.
     fn decide_head<N, O: PdcOutput>(&mut self, out: &mut O) -> Result<(), PdcError<N, O::Error>> {
-        self.state = classify(&self.head[..self.head_len]);
-        match self.state {
-            ReplyState::Data => {
-                let head = self.head;
-                self.deliver(&head[..self.head_len], out)
-            }
-            _ => Ok(()),
+        let class = reply::classify(&self.head).unwrap_or(ReplyClass::Data);
+        self.class = Some(class);
+        if class == ReplyClass::Data {
+            let head = self.head.clone();
+            self.head.clear();
+            return self.deliver(&head, out);
         }
+        Ok(())
     }
 
     fn deliver<N, O: PdcOutput>(
@@ -412,32 +375,21 @@ impl Reply {
     }
 
     fn finish<N, O: PdcOutput>(mut self, out: &mut O) -> Result<Summary, PdcError<N, O::Error>> {
-        match self.state {
-            ReplyState::Error => {
-                let line = &self.head[..self.head_len];
-                let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
-                let end = if line[..end].ends_with(b"\r") {
-                    end - 1
-                } else {
-                    end
-                };
-                return Err(PdcError::Refused(ErrorLine {
-                    bytes: self.head,
-                    len: u8::try_from(end).unwrap_or(u8::MAX),
-                }));
+        if self.class.is_none() {
+            self.decide_head(out)?;
+        }
+        match self.class {
+            Some(ReplyClass::Refusal) => {
+                let line = self.head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let mut kept = heapless::Vec::new();
+                // The head holds at most MAX_ERROR_LINE bytes, so the line fits.
+                let _ = kept.extend_from_slice(line);
+                return Err(PdcError::Refused(ErrorLine { line: kept }));
             }
-            ReplyState::Tls => return Err(PdcError::TlsReply),
-            ReplyState::Http => return Err(PdcError::HttpReply),
-            // A reply shorter than `ERROR:` is data all the same.
-            ReplyState::Head => {
-                self.decide_head(out)?;
-                match self.state {
-                    ReplyState::Tls => return Err(PdcError::TlsReply),
-                    ReplyState::Http => return Err(PdcError::HttpReply),
-                    _ => {}
-                }
-            }
-            ReplyState::Data => {}
+            Some(ReplyClass::Tls) => return Err(PdcError::TlsReply),
+            Some(ReplyClass::Http) => return Err(PdcError::HttpReply),
+            Some(ReplyClass::Data) | None => {}
         }
         if self.kind == ReplyKind::Messages {
             let mut result = Ok(());

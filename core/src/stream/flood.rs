@@ -45,7 +45,7 @@ const _: () = {
 pub fn message(index: u32, out: &mut [u8; MAX_MESSAGE_LEN]) -> usize {
     let prefix = MESSAGE_PREFIX.as_bytes();
     out[..prefix.len()].copy_from_slice(prefix);
-    let digits = write_decimal(u64::from(index), &mut out[prefix.len()..]);
+    let digits = crate::text::write_decimal(u64::from(index), &mut out[prefix.len()..]);
     prefix.len() + digits
 }
 
@@ -85,25 +85,6 @@ pub fn first_mismatch(offset: u64, received: &[u8]) -> Option<u64> {
         done += n;
     }
     None
-}
-
-/// Writes `value` in decimal at the start of `out`; returns the digit count.
-/// `out` must hold 20 bytes for any `u64` (10 for any `u32`).
-fn write_decimal(mut value: u64, out: &mut [u8]) -> usize {
-    let mut tmp = [0u8; 20];
-    let mut n = 0;
-    loop {
-        tmp[n] = b'0' + (value % 10) as u8;
-        n += 1;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    for (slot, digit) in out.iter_mut().zip(tmp[..n].iter().rev()) {
-        *slot = *digit;
-    }
-    n.min(out.len())
 }
 
 #[cfg(test)]

@@ -7,13 +7,15 @@
 //!
 //! The calls, in the vocabulary of quinn-proto's `Connection`:
 //! - input: [`Session::handle_input`], [`Session::handle_peer_closed`],
-//!   [`Session::handle_timeout`], [`Session::handle_sent`];
-//! - output: [`Session::poll_transmit`] (the bytes due now),
-//!   [`Session::poll_timeout`] (when to call again), [`Session::is_done`].
+//!   [`Session::handle_timeout`] (each says what it did, a refusal the same
+//!   way), [`Session::handle_sent`];
+//! - output: [`Session::poll_transmit`] (the bytes due now, "nothing yet",
+//!   or "finished"), [`Session::poll_timeout`] (when to call again).
 //!
 //! A driver loops: feed input; while `poll_transmit` gives bytes, send them
-//! and report how many went with `handle_sent`; close when `is_done`;
-//! otherwise wait for input, writability, or `poll_timeout`.
+//! and report how many went with `handle_sent`, which says when they ended
+//! a message; close when it says `Finished`; otherwise wait for input,
+//! writability, or `poll_timeout`.
 //!
 //! Each `poll_transmit` gives at most one `CMD_short` message (or its
 //! unsent rest), so every message is its own `send()` as in the lab, and
@@ -21,8 +23,9 @@
 
 use core::time::Duration;
 
-use crate::command::{Assembler, Assembly, Command, CommandError};
-use crate::flood;
+use super::command::{Assembler, Assembly, Command, CommandError};
+use super::flood;
+use super::reply;
 use crate::rng::Random;
 use crate::time::Instant;
 
@@ -77,9 +80,9 @@ impl Default for SessionConfig {
     }
 }
 
-/// What one piece of input did.
+/// What an input (bytes, the peer's close, time passing) did to a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
+pub enum SessionEvent {
     /// More bytes are needed for a command.
     NeedMore,
     /// A command was accepted; `count` messages (or `flood_bytes`) follow.
@@ -89,12 +92,25 @@ pub enum Input {
         /// Messages that will be sent for `CMD_short`; 0 for `CMD_floodme`.
         count: u32,
     },
-    /// The command was refused; an `ERROR:` line follows, then the close.
+    /// The command was refused (or never came in time); an `ERROR:` line
+    /// follows, then the close.
     Refused(CommandError),
     /// The peer closed without sending anything: close quietly.
     Abandoned,
-    /// The bytes came after the command and were discarded.
-    Ignored,
+    /// Nothing changed: bytes after the command, or a timeout not yet due.
+    Unchanged,
+}
+
+/// What a session has to send at an instant.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// This many bytes, written into the caller's buffer, are due now.
+    Send(usize),
+    /// Nothing before more input or [`Session::poll_timeout`].
+    Later,
+    /// Everything was sent: close the connection.
+    Finished,
 }
 
 #[derive(Debug, Clone)]
@@ -129,8 +145,6 @@ pub struct Session {
     config: SessionConfig,
 }
 
-const ERROR_PREFIX: &[u8] = b"ERROR: ";
-
 impl Session {
     /// A session whose peer connected at `now`.
     pub fn new(now: Instant, config: SessionConfig) -> Self {
@@ -144,9 +158,14 @@ impl Session {
     }
 
     /// Feeds bytes the peer sent.
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8], rng: &mut impl Random) -> Input {
+    pub fn handle_input(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        rng: &mut impl Random,
+    ) -> SessionEvent {
         let State::AwaitingCommand { assembler, .. } = &mut self.state else {
-            return Input::Ignored;
+            return SessionEvent::Unchanged;
         };
         let assembly = assembler.push(bytes);
         self.apply(now, assembly, rng)
@@ -156,35 +175,36 @@ impl Session {
     ///
     /// A complete command still gets its answer: a PDC may shut down its
     /// sending side right after the command.
-    pub fn handle_peer_closed(&mut self, now: Instant, rng: &mut impl Random) -> Input {
+    pub fn handle_peer_closed(&mut self, now: Instant, rng: &mut impl Random) -> SessionEvent {
         let State::AwaitingCommand { assembler, .. } = &self.state else {
-            return Input::Ignored;
+            return SessionEvent::Unchanged;
         };
         if assembler.received().is_empty() {
             self.state = State::Done;
-            return Input::Abandoned;
+            return SessionEvent::Abandoned;
         }
         let assembly = assembler.finish();
         self.apply(now, assembly, rng)
     }
 
-    /// Lets the session act on time passing (a command that never came).
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<CommandError> {
+    /// Lets the session act on time passing: a command that did not come
+    /// in time is refused, as a bad one is.
+    pub fn handle_timeout(&mut self, now: Instant) -> SessionEvent {
         if let State::AwaitingCommand { deadline, .. } = self.state
             && now >= deadline
         {
             self.refuse(CommandError::Timeout);
-            return Some(CommandError::Timeout);
+            return SessionEvent::Refused(CommandError::Timeout);
         }
-        None
+        SessionEvent::Unchanged
     }
 
-    fn apply(&mut self, now: Instant, assembly: Assembly, rng: &mut impl Random) -> Input {
+    fn apply(&mut self, now: Instant, assembly: Assembly, rng: &mut impl Random) -> SessionEvent {
         match assembly {
-            Assembly::Incomplete => Input::NeedMore,
+            Assembly::Incomplete => SessionEvent::NeedMore,
             Assembly::Invalid(error) => {
                 self.refuse(error);
-                Input::Refused(error)
+                SessionEvent::Refused(error)
             }
             Assembly::Complete(command) => {
                 let count = match command {
@@ -208,7 +228,7 @@ impl Session {
                     }
                 };
                 self.finish_if_nothing_left();
-                Input::Accepted { command, count }
+                SessionEvent::Accepted { command, count }
             }
         }
     }
@@ -217,12 +237,13 @@ impl Session {
         self.state = State::Refusing { error, sent: 0 };
     }
 
-    /// Writes into `buf` the bytes due at `now` and returns how many; 0
-    /// means nothing is due yet (see [`Session::poll_timeout`]) or the
-    /// session is done. Nothing is consumed until [`Session::handle_sent`].
-    pub fn poll_transmit(&self, now: Instant, buf: &mut [u8]) -> usize {
-        match &self.state {
-            State::AwaitingCommand { .. } | State::Done => 0,
+    /// Writes into `buf` the bytes due at `now` (at most one message, or
+    /// its unsent rest), or says why there are none. Nothing is consumed
+    /// until [`Session::handle_sent`].
+    pub fn poll_transmit(&self, now: Instant, buf: &mut [u8]) -> Due {
+        let n = match &self.state {
+            State::AwaitingCommand { .. } => return Due::Later,
+            State::Done => return Due::Finished,
             State::Short {
                 start,
                 interval,
@@ -231,7 +252,7 @@ impl Session {
                 ..
             } => {
                 if *sent == 0 && now < due(*start, *interval, *next) {
-                    return 0;
+                    return Due::Later;
                 }
                 let mut text = [0u8; flood::MAX_MESSAGE_LEN];
                 let len = flood::message(*next, &mut text);
@@ -245,36 +266,51 @@ impl Session {
                 n
             }
             State::Refusing { error, sent } => {
-                let mut line = [0u8; 128];
-                let len = error_line(*error, &mut line);
+                let mut line = [0u8; ERROR_LINE_CAPACITY];
+                let len = reply::write_error_line(error.reason(), &mut line);
                 copy_rest(&line[..len], *sent, buf)
             }
+        };
+        match n {
+            // An empty buffer cannot take anything; the bytes are still due.
+            0 => Due::Later,
+            n => Due::Send(n),
         }
     }
 
     /// Reports that the first `n` bytes of the last `poll_transmit` were
-    /// accepted by the transport.
-    pub fn handle_sent(&mut self, n: usize) {
-        match &mut self.state {
-            State::AwaitingCommand { .. } | State::Done => {}
+    /// accepted by the transport; `true` when they ended a message (a
+    /// `This is PMU data i`, the floodme text, the `ERROR:` line), which a
+    /// transport that keeps message boundaries must know.
+    pub fn handle_sent(&mut self, n: usize) -> bool {
+        let ended = match &mut self.state {
+            State::AwaitingCommand { .. } | State::Done => false,
             State::Short { next, sent, .. } => {
                 *sent += n;
                 let mut text = [0u8; flood::MAX_MESSAGE_LEN];
-                if *sent >= flood::message(*next, &mut text) {
+                let ended = *sent >= flood::message(*next, &mut text);
+                if ended {
                     *next += 1;
                     *sent = 0;
                 }
+                ended
             }
-            State::Flood { sent, .. } => *sent += n as u64,
+            State::Flood { sent, total } => {
+                *sent += n as u64;
+                *sent >= *total
+            }
             State::Refusing { error, sent } => {
                 *sent += n;
-                let mut line = [0u8; 128];
-                if *sent >= error_line(*error, &mut line) {
+                let mut line = [0u8; ERROR_LINE_CAPACITY];
+                let ended = *sent >= reply::write_error_line(error.reason(), &mut line);
+                if ended {
                     self.state = State::Done;
                 }
+                ended
             }
-        }
+        };
         self.finish_if_nothing_left();
+        ended
     }
 
     fn finish_if_nothing_left(&mut self) {
@@ -291,6 +327,7 @@ impl Session {
     /// When the session next needs [`Session::handle_timeout`] or
     /// [`Session::poll_transmit`] without any new input; `None` if only
     /// input or writability can move it.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::AwaitingCommand { deadline, .. } => Some(*deadline),
@@ -330,14 +367,5 @@ fn copy_rest(whole: &[u8], sent: usize, buf: &mut [u8]) -> usize {
     n
 }
 
-/// `ERROR: <reason>\n` into `line`; returns its length.
-fn error_line(error: CommandError, line: &mut [u8; 128]) -> usize {
-    let reason = error.reason().as_bytes();
-    let mut len = 0;
-    for part in [ERROR_PREFIX, reason, b"\n"] {
-        let end = (len + part.len()).min(line.len());
-        line[len..end].copy_from_slice(&part[..end - len]);
-        len = end;
-    }
-    len
-}
+/// Room for an `ERROR:` line: the mark and the longest reason.
+const ERROR_LINE_CAPACITY: usize = 128;

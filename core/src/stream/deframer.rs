@@ -13,7 +13,7 @@
 //! most 8 bytes) are held back. Memory is constant however long a message
 //! is, and no byte is ever copied into a buffer of the deframer's.
 
-use crate::flood::MESSAGE_PREFIX;
+use super::flood::MESSAGE_PREFIX;
 
 const PREFIX: &[u8] = MESSAGE_PREFIX.as_bytes();
 const WS_CAPACITY: usize = 8;
@@ -54,8 +54,8 @@ pub struct Deframer {
     /// How many of those came from earlier inputs (and are held back).
     held: usize,
     in_message: bool,
-    ws: [u8; WS_CAPACITY],
-    ws_len: usize,
+    /// A message's trailing white space, held until more text follows.
+    ws: heapless::Vec<u8, WS_CAPACITY>,
     messages: u64,
     /// The open message is a prefix with nothing after it yet.
     bare: bool,
@@ -70,8 +70,7 @@ impl Deframer {
             matched: 0,
             held: 0,
             in_message: false,
-            ws: [0; WS_CAPACITY],
-            ws_len: 0,
+            ws: heapless::Vec::new(),
             messages: 0,
             bare: false,
             cut: false,
@@ -184,25 +183,25 @@ impl Deframer {
             sink(Piece::Text(body));
         }
         for &b in trailing {
-            if self.ws_len == WS_CAPACITY {
+            if self.ws.is_full() {
                 // Too much white space to be a message's ending: it is text.
                 self.flush_ws(sink);
             }
-            self.ws[self.ws_len] = b;
-            self.ws_len += 1;
+            // Room was just made.
+            let _ = self.ws.push(b);
         }
     }
 
     fn flush_ws<'a>(&mut self, sink: &mut impl FnMut(Piece<'a>)) {
-        for &b in &self.ws[..self.ws_len] {
+        for &b in &self.ws {
             sink(Piece::Text(ws_byte(b)));
         }
-        self.ws_len = 0;
+        self.ws.clear();
     }
 
     fn end<'a>(&mut self, sink: &mut impl FnMut(Piece<'a>)) {
         if self.in_message {
-            self.ws_len = 0;
+            self.ws.clear();
             self.in_message = false;
             self.bare = false;
             self.messages += 1;

@@ -33,6 +33,7 @@ pub enum Command {
 
 /// Why bytes are not a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CommandError {
     /// Nothing but white space was sent.
     Empty,
@@ -87,7 +88,7 @@ impl Command {
         if bytes.len() > MAX_COMMAND_LEN {
             return Err(CommandError::TooLong);
         }
-        let body = strip_terminator(bytes);
+        let body = crate::text::strip_line_ending(bytes);
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(CommandError::Empty);
         }
@@ -135,11 +136,6 @@ impl fmt::Display for Command {
             }
         }
     }
-}
-
-fn strip_terminator(bytes: &[u8]) -> &[u8] {
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    bytes.strip_suffix(b"\r").unwrap_or(bytes)
 }
 
 /// `d` as decimal seconds with at most nanosecond precision: `0`, `1`, `0.5`.
@@ -194,8 +190,7 @@ pub enum Assembly {
 /// Collects a command that may arrive split across several reads.
 #[derive(Debug, Clone)]
 pub struct Assembler {
-    buf: [u8; MAX_COMMAND_LEN],
-    len: usize,
+    received: heapless::Vec<u8, MAX_COMMAND_LEN>,
 }
 
 impl Default for Assembler {
@@ -208,14 +203,13 @@ impl Assembler {
     /// An empty assembler.
     pub const fn new() -> Self {
         Assembler {
-            buf: [0; MAX_COMMAND_LEN],
-            len: 0,
+            received: heapless::Vec::new(),
         }
     }
 
     /// The bytes received so far.
     pub fn received(&self) -> &[u8] {
-        &self.buf[..self.len]
+        &self.received
     }
 
     /// Adds the bytes of one read and says whether the command is complete.
@@ -227,11 +221,9 @@ impl Assembler {
             Some(nl) => (&bytes[..=nl], true),
             None => (bytes, false),
         };
-        let Some(room) = self.buf.get_mut(self.len..self.len + bytes.len()) else {
+        if self.received.extend_from_slice(bytes).is_err() {
             return Assembly::Invalid(CommandError::TooLong);
-        };
-        room.copy_from_slice(bytes);
-        self.len += bytes.len();
+        }
         let received = self.received();
         match Command::parse(received) {
             Ok(command) => Assembly::Complete(command),

@@ -10,9 +10,13 @@
 //! When the table is full, a new connection is told
 //! `ERROR: server busy …` and closed; sessions in progress are unaffected.
 //!
-//! A finished connection is half-closed ([`HalfClose`]) and read until the
-//! peer's FIN (at most two seconds) before it is closed, so that late input
-//! never turns the close into a reset that could destroy the reply.
+//! A finished connection — or a failed one — is half-closed ([`HalfClose`])
+//! and read until the peer's FIN (at most two seconds) before it is closed,
+//! so that late input never turns the close into a reset that could
+//! destroy the reply (or a TLS alert, or a WebSocket close frame).
+//!
+//! Where each of the session's messages ends is told to the stack
+//! ([`Framing`]): nothing on a byte stream, a WebSocket message each.
 //!
 //! The loop a platform runs:
 //! ```text
@@ -22,21 +26,19 @@
 //! }
 //! ```
 
-use core::fmt::Debug;
+use core::fmt::{Debug, Display};
 use core::net::SocketAddr;
 use core::time::Duration;
 
 use embedded_nal::{TcpError, TcpErrorKind, TcpFullStack, nb};
 
-use crate::command::{Command, CommandError};
+use super::command::{Command, CommandError};
+use super::reply;
+use super::session::{Due, Session, SessionConfig, SessionEvent};
+use crate::nal::{Framing, HalfClose, canonical};
 use crate::rng::Random;
-use crate::session::{Input, Session, SessionConfig};
 use crate::slots::Slots;
-use crate::stack::HalfClose;
 use crate::time::{Instant, earliest};
-
-/// What a new connection is told when every session slot is taken.
-pub const BUSY_LINE: &[u8] = b"ERROR: server busy, try again later\n";
 
 /// How long to stop accepting after `accept` itself failed (out of file
 /// descriptors, say), so that a pending connection does not make the
@@ -54,9 +56,9 @@ pub const SEND_STALL: Duration = Duration::from_secs(30);
 /// Reads of leftover input per poll while a connection closes.
 const DRAIN_READS: usize = 4;
 
-/// Something a server did, for logging.
-#[derive(Debug, Clone, Copy)]
-pub enum ServerEvent<'a> {
+/// Something the PMU did, for logging.
+#[derive(Clone, Copy)]
+pub enum PmuEvent<'a> {
     /// A connection was accepted into a session slot.
     Accepted {
         /// The peer.
@@ -97,12 +99,12 @@ pub enum ServerEvent<'a> {
         /// Bytes sent to it before the failure.
         bytes: u64,
         /// The transport's error.
-        error: &'a dyn Debug,
+        error: &'a dyn Display,
     },
     /// `accept` failed; accepting pauses briefly.
     AcceptFailed {
         /// The transport's error.
-        error: &'a dyn Debug,
+        error: &'a dyn Display,
     },
 }
 
@@ -115,10 +117,32 @@ struct Slot<T> {
     blocked_since: Option<Instant>,
 }
 
+impl Debug for PmuEvent<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PmuEvent::Accepted { peer } => write!(f, "Accepted({peer})"),
+            PmuEvent::Command {
+                peer,
+                command,
+                count,
+            } => {
+                write!(f, "Command({peer}, {command}, {count})")
+            }
+            PmuEvent::Refused { peer, error } => write!(f, "Refused({peer}, {error})"),
+            PmuEvent::Busy { peer } => write!(f, "Busy({peer})"),
+            PmuEvent::Finished { peer, bytes } => write!(f, "Finished({peer}, {bytes})"),
+            PmuEvent::Aborted { peer, bytes, error } => {
+                write!(f, "Aborted({peer}, {bytes}, {error})")
+            }
+            PmuEvent::AcceptFailed { error } => write!(f, "AcceptFailed({error})"),
+        }
+    }
+}
+
 /// The reason logged for a session dropped after [`SEND_STALL`].
 struct StoppedReading;
 
-impl Debug for StoppedReading {
+impl Display for StoppedReading {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "the peer stopped reading for {} s", SEND_STALL.as_secs())
     }
@@ -153,7 +177,11 @@ pub struct PmuServer<S: TcpFullStack, const N: usize> {
     accept_paused_until: Option<Instant>,
 }
 
-impl<S: TcpFullStack + HalfClose, const N: usize> Debug for PmuServer<S, N> {
+impl<S, const N: usize> Debug for PmuServer<S, N>
+where
+    S: TcpFullStack + HalfClose + Framing,
+    S::Error: Display,
+{
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PmuServer")
             .field("sessions", &self.sessions())
@@ -163,7 +191,11 @@ impl<S: TcpFullStack + HalfClose, const N: usize> Debug for PmuServer<S, N> {
     }
 }
 
-impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
+impl<S, const N: usize> PmuServer<S, N>
+where
+    S: TcpFullStack + HalfClose + Framing,
+    S::Error: Display,
+{
     /// Opens a listening socket on `port` of `stack`.
     pub fn bind(stack: &mut S, port: u16, config: SessionConfig) -> Result<Self, S::Error> {
         let mut listener = stack.socket()?;
@@ -213,7 +245,7 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
         now: Instant,
         rng: &mut impl Random,
         buf: &mut [u8],
-        log: &mut impl FnMut(ServerEvent<'_>),
+        log: &mut impl FnMut(PmuEvent<'_>),
     ) {
         self.accept_pending(stack, now, log);
         for i in 0..self.slots.end() {
@@ -229,22 +261,24 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
             };
             match outcome {
                 Drive::Done => {
-                    log(ServerEvent::Finished {
+                    log(PmuEvent::Finished {
                         peer: ended.peer,
                         bytes: ended.sent,
                     });
                     start_closing(stack, &mut self.closing, ended.socket, now);
                 }
                 Drive::Failed(error) => {
-                    log(ServerEvent::Aborted {
+                    log(PmuEvent::Aborted {
                         peer: ended.peer,
                         bytes: ended.sent,
                         error: &error,
                     });
-                    let _ = stack.close(ended.socket);
+                    // Still a clean close: whatever the transport owes the
+                    // peer (a TLS alert, a WebSocket close frame) gets out.
+                    start_closing(stack, &mut self.closing, ended.socket, now);
                 }
                 Drive::Stalled | Drive::Running => {
-                    log(ServerEvent::Aborted {
+                    log(PmuEvent::Aborted {
                         peer: ended.peer,
                         bytes: ended.sent,
                         error: &StoppedReading,
@@ -287,12 +321,7 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
         }
     }
 
-    fn accept_pending(
-        &mut self,
-        stack: &mut S,
-        now: Instant,
-        log: &mut impl FnMut(ServerEvent<'_>),
-    ) {
+    fn accept_pending(&mut self, stack: &mut S, now: Instant, log: &mut impl FnMut(PmuEvent<'_>)) {
         if self.accept_paused_until.is_some_and(|until| now < until) {
             return;
         }
@@ -314,7 +343,7 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                         false => Err(slot),
                     };
                     match placed {
-                        Ok(_) => log(ServerEvent::Accepted { peer }),
+                        Ok(_) => log(PmuEvent::Accepted { peer }),
                         Err(Slot { socket, .. }) => {
                             let refusing = self.closing.insert(Closing {
                                 socket,
@@ -324,13 +353,13 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
                             if let Err(Closing { socket, .. }) = refusing {
                                 let _ = stack.close(socket);
                             }
-                            log(ServerEvent::Busy { peer });
+                            log(PmuEvent::Busy { peer });
                         }
                     }
                 }
                 Err(nb::Error::WouldBlock) => break,
                 Err(nb::Error::Other(error)) => {
-                    log(ServerEvent::AcceptFailed { error: &error });
+                    log(PmuEvent::AcceptFailed { error: &error });
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
                     break;
                 }
@@ -341,6 +370,7 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
     /// When the next timed event is due (a message on a schedule, a command
     /// timeout, the end of an accept pause); `None` if only network
     /// activity can move the server.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.slots
             .iter()
@@ -356,13 +386,13 @@ impl<S: TcpFullStack + HalfClose, const N: usize> PmuServer<S, N> {
 }
 
 /// Moves one session as far as it goes at `now`.
-fn drive<S: TcpFullStack>(
+fn drive<S: TcpFullStack + Framing>(
     stack: &mut S,
     slot: &mut Slot<S::TcpSocket>,
     now: Instant,
     rng: &mut impl Random,
     buf: &mut [u8],
-    log: &mut impl FnMut(ServerEvent<'_>),
+    log: &mut impl FnMut(PmuEvent<'_>),
 ) -> Drive<S::Error> {
     while slot.session.is_awaiting_command() {
         let input = match stack.receive(&mut slot.socket, buf) {
@@ -374,31 +404,17 @@ fn drive<S: TcpFullStack>(
             }
             Err(nb::Error::Other(e)) => return Drive::Failed(e),
         };
-        let peer = slot.peer;
-        match input {
-            Input::Accepted { command, count } => log(ServerEvent::Command {
-                peer,
-                command,
-                count,
-            }),
-            Input::Refused(error) => log(ServerEvent::Refused { peer, error }),
-            Input::NeedMore | Input::Abandoned | Input::Ignored => {}
-        }
+        report(slot.peer, input, log);
     }
-    if let Some(error) = slot.session.handle_timeout(now) {
-        log(ServerEvent::Refused {
-            peer: slot.peer,
-            error,
-        });
-    }
-    loop {
-        let due = slot.session.poll_transmit(now, buf);
-        if due == 0 {
-            break;
-        }
+    report(slot.peer, slot.session.handle_timeout(now), log);
+    while let Due::Send(due) = slot.session.poll_transmit(now, buf) {
         match stack.send(&mut slot.socket, &buf[..due]) {
             Ok(n) => {
-                slot.session.handle_sent(n);
+                if slot.session.handle_sent(n)
+                    && let Err(e) = stack.end_message(&mut slot.socket)
+                {
+                    return Drive::Failed(e);
+                }
                 slot.sent += n as u64;
                 // Progress; a short send means the peer's window is full from now on.
                 slot.blocked_since = (n < due).then_some(now);
@@ -422,18 +438,37 @@ fn drive<S: TcpFullStack>(
     }
 }
 
+/// Logs what an input did to a session, when it did something.
+fn report(peer: SocketAddr, event: SessionEvent, log: &mut impl FnMut(PmuEvent<'_>)) {
+    match event {
+        SessionEvent::Accepted { command, count } => log(PmuEvent::Command {
+            peer,
+            command,
+            count,
+        }),
+        SessionEvent::Refused(error) => log(PmuEvent::Refused { peer, error }),
+        SessionEvent::NeedMore | SessionEvent::Abandoned | SessionEvent::Unchanged => {}
+    }
+}
+
 /// Sends the busy line if it is still due, then the FIN; `true` if the
 /// connection failed. Best effort, retried until the linger time is up: a
 /// short line fits any fresh socket once its transport is ready for data.
-fn send_busy_line<S: TcpFullStack + HalfClose>(
+fn send_busy_line<S: TcpFullStack + HalfClose + Framing>(
     stack: &mut S,
     closing: &mut Closing<S::TcpSocket>,
 ) -> bool {
-    if !closing.busy_line || stack.send(&mut closing.socket, BUSY_LINE).is_err() {
+    if !closing.busy_line {
+        return false;
+    }
+    let mut line = [0u8; 64];
+    let len = reply::write_error_line(reply::BUSY_REASON, &mut line);
+    if stack.send(&mut closing.socket, &line[..len]).is_err() {
         return false;
     }
     closing.busy_line = false;
-    stack.half_close(&mut closing.socket).is_err()
+    stack.end_message(&mut closing.socket).is_err()
+        || stack.half_close(&mut closing.socket).is_err()
 }
 
 /// Sends a FIN and parks the socket until the peer's FIN; with no room to
@@ -456,10 +491,4 @@ fn start_closing<S: HalfClose, const N: usize>(
     if let Err(Closing { socket, .. }) = parked {
         let _ = stack.close(socket);
     }
-}
-
-/// An IPv4 peer of a dual-stack socket shows as `[::ffff:a.b.c.d]`; logs
-/// and people expect `a.b.c.d`.
-fn canonical(peer: SocketAddr) -> SocketAddr {
-    SocketAddr::new(peer.ip().to_canonical(), peer.port())
 }
