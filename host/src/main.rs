@@ -1,26 +1,23 @@
 //! `pmulab`: the lab's programs and servers on one command line.
 
-mod ca;
+//!
+//! Layers, arrows pointing down only: `main` → `cmd` (one module per
+//! subcommand) → `cli` (typed arguments), `lab` (CA, launching, grader) and
+//! `net` (stacks, serve loop) → `ui` (failures, log, output).
+
 mod cli;
 mod cmd;
-mod failure;
-mod grade;
-mod launch;
-mod log;
+mod lab;
 mod net;
-mod output;
-mod rng;
-mod stats;
-mod tls_config;
-mod ws_client;
-mod x509_chain;
+mod ui;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
-use output::tell;
+use ui::failure::{EXIT_OK, EXIT_USAGE};
+use ui::output::{self, tell};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -28,17 +25,17 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     raise_open_file_limit();
-    let log = log::Log::new(cli.verbose);
+    let log = ui::log::Log::new(cli.verbose);
     let result = match cli.command {
         Command::Pdc(args) => cmd::pdc::run(args, &log),
         Command::Pmu(args) => cmd::pmu::run(args, &log),
-        Command::WsPmu(args) => cmd::ws_pmu::run(args, &log),
+        Command::WsPmu(args) => cmd::pmu::run_ws(args, &log),
         Command::SecurePmu(args) => cmd::pmu::run_secure(args, &log),
         Command::SecurePdc(args) => cmd::pdc::run_secure(args, &log),
         Command::Ca(command) => cmd::ca::run(command),
         Command::Reset(args) => cmd::reset::run(args, &log),
         Command::Serve(args) => cmd::serve::run(args),
-        Command::Grade(args) => grade::run(args),
+        Command::Grade(args) => cmd::grade::run(args),
         Command::Demo => cmd::demo::run(),
         Command::Load(args) => cmd::load::run(args),
         Command::ResetPmu(args) => cmd::reset_pmu::run(args, &log),
@@ -53,7 +50,7 @@ fn main() -> ExitCode {
         Command::Man(args) => cmd::docs::man(args),
     };
     match result {
-        Ok(()) => ExitCode::from(cli::EXIT_OK),
+        Ok(()) => ExitCode::from(EXIT_OK),
         Err(failure) => {
             if !failure.message.is_empty() {
                 tell!(
@@ -75,11 +72,11 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     match e.kind() {
         ErrorKind::DisplayVersion => {
             let _ = output::say_line(format_args!("pmulab {}", env!("CARGO_PKG_VERSION")));
-            return ExitCode::from(cli::EXIT_OK);
+            return ExitCode::from(EXIT_OK);
         }
         ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            return ExitCode::from(cli::EXIT_OK);
+            return ExitCode::from(EXIT_OK);
         }
         _ => {}
     }
@@ -91,7 +88,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         output::error_label(),
         text.trim_end()
     );
-    ExitCode::from(cli::EXIT_USAGE)
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// `pmulab` and the subcommand (`pmulab ca sign`) the arguments name.

@@ -6,12 +6,12 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::resolve::ipv4_first;
 use crate::cli::{EchoClientArgs, EchoServerArgs, UdpReceiverArgs, UdpSenderArgs};
-use crate::failure::Failure;
-use crate::log::Log;
+use crate::net::resolve::ipv4_first;
 use crate::net::stack::with_advice;
-use crate::output::{say, tell};
+use crate::ui::failure::Failure;
+use crate::ui::log::Log;
+use crate::ui::output::{say, tell};
 
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65_507;

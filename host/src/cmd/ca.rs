@@ -3,10 +3,10 @@
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, Time};
 
-use crate::ca::{self, KeyKind, Profile};
 use crate::cli::CaCommand;
-use crate::failure::Failure;
-use crate::output::{say, tell};
+use crate::lab::ca::{self, KeyKind, Profile};
+use crate::ui::failure::Failure;
+use crate::ui::output::{say, tell};
 
 fn key_kind(rsa: bool) -> KeyKind {
     match rsa {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::failure::Failure;
-use crate::launch::{Finished, Launched, run_self};
-use crate::output::say;
+use crate::lab::launch::{Finished, Launched, run_self};
+use crate::ui::failure::Failure;
+use crate::ui::output::say;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

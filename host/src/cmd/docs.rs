@@ -6,8 +6,8 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
-use crate::failure::Failure;
-use crate::output::say;
+use crate::ui::failure::Failure;
+use crate::ui::output::say;
 
 /// Writes the completion script for a shell to stdout.
 pub fn completions(args: CompletionsArgs) -> Result<(), Failure> {

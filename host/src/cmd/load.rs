@@ -12,12 +12,15 @@ use std::time::{Duration, Instant};
 use pmulab_core::reset::codec::Offset;
 use pmulab_core::stream::deframer::{Deframer, Piece};
 
-use super::pdc::seconds;
-use super::resolve::ipv4_first;
-use crate::cli::{EXIT_INTERRUPTED, LoadArgs};
-use crate::failure::Failure;
-use crate::output::say;
-use crate::tls_config;
+use pmulab_core::reset::Reset;
+use pmulab_core::stream::reply::{self, ReplyClass};
+
+use crate::cli::LoadArgs;
+use crate::cli::values::Protocol;
+use crate::net::resolve::ipv4_first;
+use crate::net::tls::config as tls;
+use crate::ui::failure::Failure;
+use crate::ui::output::{say, write_json};
 
 /// What one session measured.
 #[derive(Default)]
@@ -50,22 +53,22 @@ enum Target {
 /// Runs the load and prints the report.
 pub fn run(args: LoadArgs) -> Result<(), Failure> {
     let addr = ipv4_first(&args.server, args.port)?;
-    let duration = seconds(args.duration, "--duration")?;
-    let target = match args.protocol.as_str() {
-        "tls" => {
+    let duration = args.duration;
+    let target = match args.protocol {
+        Protocol::Tls => {
             let ca = args
                 .ca
                 .as_deref()
                 .ok_or_else(|| Failure::usage("--protocol tls needs --ca FILE"))?;
-            let (config, name) = tls_config::client(ca, args.server_name.as_deref(), addr.ip())?;
+            let (config, name) = tls::client(ca, args.server_name.as_deref(), addr.ip())?;
             Target::Tls(config, name)
         }
-        "ws" => Target::Ws,
-        "udp" => Target::Udp,
-        _ => Target::Tcp,
+        Protocol::Ws => Target::Ws,
+        Protocol::Udp => Target::Udp,
+        Protocol::Tcp => Target::Tcp,
     };
     let command = match (&target, &args.command) {
-        (Target::Udp, None) => "RESET:20".to_string(),
+        (Target::Udp, None) => Reset::LAB.to_string(),
         (_, None) => "CMD_short:0".to_string(),
         (_, Some(c)) => c.clone(),
     };
@@ -111,10 +114,7 @@ pub fn run(args: LoadArgs) -> Result<(), Failure> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     report(&args, addr, &command, &totals, elapsed)?;
     if interrupted.load(Ordering::Relaxed) {
-        return Err(Failure {
-            code: EXIT_INTERRUPTED,
-            message: "interrupted".into(),
-        });
+        return Err(Failure::interrupted());
     }
     if stop.load(Ordering::Relaxed) {
         return Err(Failure::runtime(format!(
@@ -194,7 +194,7 @@ fn read_stream(
         };
         if sample.first.is_none() {
             sample.first = Some(start.elapsed());
-            if buf[..n].starts_with(b"ERROR:") {
+            if reply::classify(&buf[..n]) == Some(ReplyClass::Refusal) {
                 return Err("refused (ERROR:)".into());
             }
         }
@@ -326,7 +326,7 @@ fn report(
     say!(
         "pmulab load: {} {} sessions of {command} against {addr}, {} at once, for {:.2} s",
         done + failed,
-        args.protocol,
+        args.protocol.name(),
         args.concurrency,
         secs
     )?;
@@ -385,7 +385,7 @@ fn report(
     if let Some(path) = &args.json {
         let json = serde_json::json!({
             "server": addr.to_string(),
-            "protocol": args.protocol,
+            "protocol": args.protocol.name(),
             "command": command,
             "sessions": done,
             "failed": failed,
@@ -397,7 +397,7 @@ fn report(
             "complete_p99_ms": percentile(&latencies[2].1, 0.99).as_secs_f64() * 1000.0,
             "errors": t.errors,
         });
-        super::pdc::write_json(path, &json)?;
+        write_json(path, &json)?;
     }
     Ok(())
 }

@@ -14,11 +14,10 @@ use pmulab_core::multicast::server::{BotEvent, broadcast};
 use pmulab_core::multicast::{Frame, Id};
 use pmulab_core::nal::Park;
 
-use super::pdc::seconds;
 use crate::cli::{BotArgs, ReceiverArgs, SenderArgs};
-use crate::failure::Failure;
-use crate::log::Log;
 use crate::net::{HostClock, StdStack};
+use crate::ui::failure::Failure;
+use crate::ui::log::Log;
 
 /// The bot's own text, used when no file is given.
 const BUILT_IN_TEXT: &str = include_str!("bot_text.txt");
@@ -180,7 +179,7 @@ pub fn sender(args: SenderArgs, log: &Log) -> Result<(), Failure> {
 
 /// Broadcasts the text forever (or once).
 pub fn bot(args: BotArgs, log: &Log) -> Result<(), Failure> {
-    let interval = seconds(args.interval, "<INTERVAL>")?;
+    let interval = args.interval;
     let group = group(args.group, args.port, args.iface, args.ttl)?;
     let owned;
     let (text, name) = match args.file.as_deref().and_then(|p| p.to_str()) {

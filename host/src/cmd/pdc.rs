@@ -12,15 +12,14 @@ use pmulab_core::nal::Park;
 use pmulab_core::stream::client::{PdcConfig, PdcError, ReplyKind, Request, fetch};
 use pmulab_core::stream::command::Command;
 
-use super::resolve::ipv4_first;
-use crate::cli::{EXIT_FAILURE, EXIT_REFUSED, PdcArgs, PdcOptions, SecurePdcArgs};
-use crate::failure::Failure;
-use crate::log::Log;
-use crate::net::tls::{Role, TlsStack};
+use crate::cli::{PdcArgs, PdcOptions, SecurePdcArgs};
+use crate::net::resolve::ipv4_first;
+use crate::net::tls::{Role, TlsStack, config};
+use crate::net::ws::client::{self, WsFetch, WsTarget};
 use crate::net::{HostClock, StdStack};
-use crate::output::{StdoutReply, tell};
-use crate::tls_config;
-use crate::ws_client::{self, WsTarget};
+use crate::ui::failure::{EXIT_FAILURE, EXIT_REFUSED, Failure};
+use crate::ui::log::Log;
+use crate::ui::output::{StdoutReply, tell, write_json};
 
 /// Extra patience beyond a command's own interval before calling the PMU silent.
 const GRACE: Duration = Duration::from_secs(10);
@@ -121,29 +120,20 @@ fn fetch_ws(
             "{command:?} is not a lab command: {e} (use --raw to send it anyway)"
         )));
     }
-    let idle_timeout = match options.timeout {
-        Some(secs) => seconds(secs, "--timeout")?,
-        None => {
-            Command::parse(command.as_bytes())
-                .ok()
-                .and_then(Command::interval)
-                .unwrap_or_default()
-                + GRACE
-        }
-    };
+    let idle_timeout = idle_timeout(command, options);
     let remote = ipv4_first(&target.host, target.port)?;
     log.info(format_args!("connecting to ws://{remote}{}", target.path));
-    let connect_timeout = seconds(options.connect_timeout, "--connect-timeout")?;
-    let raw = matches!(Command::parse(command.as_bytes()), Ok(Command::Floodme));
-    let summary = ws_client::fetch(
-        target,
-        remote,
-        command,
-        connect_timeout,
+    let how = WsFetch {
+        connect_timeout: options.connect_timeout,
         idle_timeout,
         trace,
-        raw,
-    )?;
+        raw: matches!(Command::parse(command.as_bytes()), Ok(Command::Floodme)),
+    };
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let fetched = client::fetch(target, remote, command, how, &mut out);
+    let flushed = std::io::Write::flush(&mut out);
+    let summary = fetched?;
+    flushed.map_err(Failure::output)?;
     if options.stats {
         tell!(
             "{} in {}, {}",
@@ -173,10 +163,16 @@ fn plural(n: u64, word: &str) -> String {
     }
 }
 
-/// Writes `json` and a newline to `path`.
-pub fn write_json(path: &Path, json: &serde_json::Value) -> Result<(), Failure> {
-    std::fs::write(path, format!("{json}\n"))
-        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))
+/// How long the PMU may be silent: `--timeout`, or the command's own
+/// interval and some patience.
+fn idle_timeout(command: &str, options: &PdcOptions) -> Duration {
+    options.timeout.unwrap_or_else(|| {
+        Command::parse(command.as_bytes())
+            .ok()
+            .and_then(Command::interval)
+            .unwrap_or_default()
+            + GRACE
+    })
 }
 
 /// `pmulab secure-pdc`: the course's TLS client prototype.
@@ -216,19 +212,9 @@ fn fetch_and_print(
             )));
         }
     };
-    let idle_timeout = match options.timeout {
-        Some(secs) => seconds(secs, "--timeout")?,
-        None => {
-            let interval = Command::parse(command.as_bytes())
-                .ok()
-                .and_then(Command::interval)
-                .unwrap_or_default();
-            interval + GRACE
-        }
-    };
     let config = PdcConfig {
-        connect_timeout: seconds(options.connect_timeout, "--connect-timeout")?,
-        idle_timeout,
+        connect_timeout: options.connect_timeout,
+        idle_timeout: idle_timeout(command, options),
     };
     let request = Request {
         remote,
@@ -244,7 +230,7 @@ fn fetch_and_print(
     match tls {
         None => exchange(plain, clock, request, &config, options, trace, "tcp"),
         Some(target) => {
-            let (client, name) = tls_config::client(target.ca, target.server_name, remote.ip())?;
+            let (client, name) = config::client(target.ca, target.server_name, remote.ip())?;
             if target.server_name.is_none() {
                 tell!(
                     "pmulab {program}: note: verifying the PMU's certificate chain against {} only, \
@@ -339,21 +325,4 @@ fn failure<N: Debug + std::fmt::Display + Advice>(
         _ => e.to_string(),
     };
     Failure { code, message }
-}
-
-/// A duration from a command-line number of seconds.
-pub fn seconds(secs: f64, option: &str) -> Result<Duration, Failure> {
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            // A number like 1e300 is shown as written, not as 301 digits.
-            let shown = match secs.abs() < 1e9 {
-                true => secs.to_string(),
-                false => format!("{secs:e}"),
-            };
-            Failure::usage(format!(
-                "{option} must be a positive number of seconds, not {shown}"
-            ))
-        })
 }

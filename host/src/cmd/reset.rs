@@ -2,7 +2,7 @@
 //! lab's experiment.
 
 use std::io::{IsTerminal, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -10,31 +10,25 @@ use pmulab_core::reset::Reset;
 use pmulab_core::reset::client::{ClientEvent, request};
 use pmulab_core::reset::retry::{ClientConfig, Outcome, Received, Targets};
 
-use super::pdc::{seconds, write_json};
-use crate::cli::{EXIT_INTERRUPTED, ResetArgs};
-use crate::failure::Failure;
-use crate::log::Log;
+use crate::cli::ResetArgs;
+use crate::lab::stats;
+use crate::net::resolve::all_addresses;
 use crate::net::{HostClock, StdStack};
-use crate::output::{error_label, say, tell};
-use crate::stats;
+use crate::ui::failure::EXIT_INTERRUPTED;
+use crate::ui::failure::Failure;
+use crate::ui::log::Log;
+use crate::ui::output::write_json;
+use crate::ui::output::{error_label, say, tell};
 
 /// Runs one reset, or the experiment with `--trials`.
 pub fn run(args: ResetArgs, log: &Log) -> Result<(), Failure> {
     let reset = Reset::parse(args.command.as_bytes())
         .map_err(|e| Failure::usage(format!("{:?} is not a RESET:n request: {e}", args.command)))?;
     let config = ClientConfig {
-        timeout: seconds(args.timeout, "--timeout")?,
+        timeout: args.timeout,
         max_rounds: (args.max_attempts > 0).then_some(args.max_attempts),
     };
-    let host = args
-        .server
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(&args.server);
-    let addrs: Vec<SocketAddr> = (host, args.port)
-        .to_socket_addrs()
-        .map_err(|e| Failure::runtime(format!("cannot resolve {:?}: {e}", args.server)))?
-        .collect();
+    let addrs = all_addresses(&args.server, args.port)?;
     let targets = Targets::first_of_each_family(addrs);
     let asked = describe(&targets);
     log.info(format_args!("asking {asked}"));

@@ -9,26 +9,26 @@ use pmulab_core::reset::responder::{Decision, Family, FamilySchedule, ResponderC
 use pmulab_core::reset::server::{ResetServer, ResponderEvent};
 use pmulab_core::time::Clock;
 
-use super::pdc::seconds;
 use crate::cli::ResetPmuArgs;
-use crate::failure::Failure;
-use crate::log::Log;
+use crate::cli::values::FamilyChoice;
+use crate::net::rng::seeded_or_random;
 use crate::net::{HostClock, StdStack};
-use crate::rng::seeded_or_random;
+use crate::ui::failure::Failure;
+use crate::ui::log::Log;
 
 /// Sockets the responder can serve on: one per `--bind` address.
 const MAX_BINDS: usize = 4;
 
 /// Runs the responder until killed.
 pub fn run(args: ResetPmuArgs, log: &Log) -> Result<(), Failure> {
-    let schedule = match args.family.as_str() {
-        "4" => FamilySchedule::Only(Family::V4),
-        "6" => FamilySchedule::Only(Family::V6),
-        "alternate" => FamilySchedule::Alternate {
-            period: seconds(args.period, "--period")?,
+    let schedule = match args.family {
+        FamilyChoice::V4 => FamilySchedule::Only(Family::V4),
+        FamilyChoice::V6 => FamilySchedule::Only(Family::V6),
+        FamilyChoice::Alternate => FamilySchedule::Alternate {
+            period: args.period,
             first: Family::V4,
         },
-        _ => FamilySchedule::Both,
+        FamilyChoice::Both => FamilySchedule::Both,
     };
     let mut binds = args.bind.clone();
     if binds.is_empty() {
@@ -43,7 +43,7 @@ pub fn run(args: ResetPmuArgs, log: &Log) -> Result<(), Failure> {
     if binds.is_empty() {
         return Err(Failure::usage(format!(
             "--family {} has no --bind address of that family",
-            args.family
+            args.family.name()
         )));
     }
     if binds.len() > MAX_BINDS {

@@ -3,15 +3,18 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::ca;
+use pmulab_core::lab;
+
 use crate::cli::ServeArgs;
-use crate::failure::Failure;
-use crate::launch::Launched;
-use crate::output::tell;
+use crate::cli::values::{FamilyChoice, count_text};
+use crate::lab::launch::Launched;
+use crate::lab::state::{default_state_dir, tls_material};
+use crate::ui::failure::Failure;
+use crate::ui::output::tell;
 
 /// Set by SIGINT/SIGTERM.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -20,55 +23,23 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Where the CA and the TLS PMU's certificate live between runs.
-pub fn default_state_dir() -> PathBuf {
-    if let Some(state) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(state).join("pmulab");
-    }
-    match std::env::var_os("HOME") {
-        Some(home) => PathBuf::from(home).join(".local/state/pmulab"),
-        None => PathBuf::from(".pmulab-state"),
-    }
-}
-
-/// The TLS material `serve` and `grade` use: a CA and a certificate for
-/// `localhost` it signed, made on first use. Returns (ca.crt, server.crt, server key).
-pub fn tls_material(state: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Failure> {
-    let ca_dir = state.join("ca");
-    let (ca_crt, _) = ca::ca_files(&ca_dir);
-    if !ca_crt.exists() {
-        ca::init(&ca_dir, &ca::default_name(), ca::KeyKind::EcdsaP256, false)
-            .map_err(|e| Failure::runtime(format!("cannot make the CA: {e}")))?;
-    }
-    let crt = state.join("localhost.crt");
-    let key = state.join("localhost_key.pem");
-    if !crt.exists() || !key.exists() {
-        let (key_path, csr) = ca::request(state, "localhost", ca::KeyKind::EcdsaP256, true)
-            .map_err(|e| Failure::runtime(format!("cannot make a key: {e}")))?;
-        ca::sign(&csr, &ca_dir, &crt, 730, None, ca::Profile::Modern, true)
-            .map_err(|e| Failure::runtime(format!("cannot sign the TLS PMU's certificate: {e}")))?;
-        debug_assert_eq!(key_path, key);
-    }
-    Ok((ca_crt, crt, key))
-}
-
 /// How to try the reset PMU on `family`, and its families in words. A
 /// name reaches both families only if it has both addresses, which
 /// `localhost` has on some systems and not on others.
-fn reset_advice(family: &str, port: u16) -> (String, &'static str) {
+fn reset_advice(family: FamilyChoice, port: u16) -> (String, &'static str) {
     let localhost: Vec<std::net::SocketAddr> =
         std::net::ToSocketAddrs::to_socket_addrs(&("localhost", port))
             .map(Iterator::collect)
             .unwrap_or_default();
     let dual = localhost.iter().any(|a| a.is_ipv4()) && localhost.iter().any(|a| a.is_ipv6());
     match (family, dual) {
-        ("4", _) => (format!("pmulab reset 127.0.0.1 {port}"), "IPv4 only"),
-        ("6", _) => (format!("pmulab reset ::1 {port}"), "IPv6 only"),
-        ("alternate", true) => (
+        (FamilyChoice::V4, _) => (format!("pmulab reset 127.0.0.1 {port}"), "IPv4 only"),
+        (FamilyChoice::V6, _) => (format!("pmulab reset ::1 {port}"), "IPv6 only"),
+        (FamilyChoice::Alternate, true) => (
             format!("pmulab reset localhost {port}"),
             "one family at a time",
         ),
-        ("alternate", false) => (
+        (FamilyChoice::Alternate, false) => (
             format!("pmulab reset 127.0.0.1 {port}, or ::1 while IPv6 is served"),
             "one family at a time",
         ),
@@ -88,17 +59,17 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         })
     };
     let (tcp, udp, ws, tls, mc) = (
-        port(5003)?,
-        port(5004)?,
-        port(5006)?,
-        port(5443)?,
-        port(10505)?,
+        port(lab::TCP_PMU_PORT)?,
+        port(lab::UDP_RESET_PORT)?,
+        port(lab::WS_PMU_PORT)?,
+        port(lab::TLS_PMU_PORT)?,
+        port(lab::MULTICAST_PORT)?,
     );
     let state = args.state_dir.clone().unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&state)
         .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", state.display())))?;
     let (ca_crt, crt, key) = tls_material(&state)?;
-    let count = args.count.clone();
+    let count = count_text(args.count);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
 
     // SAFETY: the handler only stores to an atomic.
@@ -121,7 +92,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
                 "--loss",
                 &args.loss.to_string(),
                 "--family",
-                &args.family,
+                args.family.name(),
             ]),
             "listening on",
         ),
@@ -146,7 +117,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             "multicast bot",
             s(&[
                 "bot",
-                "224.1.1.1",
+                &lab::MULTICAST_GROUP.to_string(),
                 &mc.to_string(),
                 "builtin",
                 "1",
@@ -175,7 +146,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         .and_then(|rest| rest.split(" (").next())
         .map(|addrs| addrs.replace(" and ", ", "))
         .unwrap_or_default();
-    let (udp_try, families) = reset_advice(&args.family, udp);
+    let (udp_try, families) = reset_advice(args.family, udp);
     let mut table = String::new();
     let _ = writeln!(
         table,
@@ -194,8 +165,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         (
             "4",
             "multicast bot",
-            format!("224.1.1.1:{mc} via {}", args.iface),
-            format!("pmulab receiver 224.1.1.1 {mc}"),
+            format!("{}:{mc} via {}", lab::MULTICAST_GROUP, args.iface),
+            format!("pmulab receiver {} {mc}", lab::MULTICAST_GROUP),
         ),
         (
             "5",

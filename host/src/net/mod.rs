@@ -1,6 +1,11 @@
-//! The host's networking: a clock and embedded-nal over OS sockets.
+//! The host's networking: platform services (a clock, randomness, name
+//! resolution), embedded-nal stacks over the OS's sockets — plain, TLS and
+//! WebSocket — and the serve loop every PMU runs on. Errors here are typed;
+//! what to tell the user is decided above.
 
 pub mod clock;
+pub mod resolve;
+pub mod rng;
 pub mod serve;
 pub mod stack;
 pub mod tls;

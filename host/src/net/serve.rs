@@ -16,11 +16,11 @@ use pmulab_core::stream::server::{PmuEvent, PmuServer};
 use pmulab_core::stream::session::SessionConfig;
 use pmulab_core::time::{Clock, earliest};
 
+use super::rng::seeded_or_random;
 use super::tls::TlsStack;
 use super::ws::stack::WsStack;
 use super::{HostClock, StdStack};
-use crate::log::Log;
-use crate::rng::seeded_or_random;
+use crate::ui::log::Log;
 
 /// The session table's capacity; `--max-sessions` can only lower it.
 pub const MAX_SESSIONS: usize = 4096;

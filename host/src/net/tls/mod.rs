@@ -21,6 +21,9 @@ use pmulab_core::nal::{Framing, HalfClose, Park};
 use pmulab_core::time::Instant;
 use rustls::pki_types::ServerName;
 
+pub mod config;
+pub mod verify;
+
 use super::stack::{NetError, StdSocket, StdStack};
 
 /// Plaintext rustls may hold per connection before `send` says "would block".
@@ -112,7 +115,7 @@ pub fn describe_tls_error(e: &rustls::Error) -> String {
                 let names: Vec<&str> = presented.iter().map(|p| bare_name(p)).collect();
                 format!(
                     "the server's certificate is not for {}: it names {}",
-                    crate::tls_config::server_name_text(expected),
+                    config::server_name_text(expected),
                     match names.is_empty() {
                         true => "no host".to_string(),
                         false => names.join(", "),

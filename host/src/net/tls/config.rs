@@ -14,24 +14,45 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
-use crate::failure::Failure;
-use crate::x509_chain;
+use super::verify;
+
+/// Why certificates, keys or a configuration could not be made.
+#[derive(Debug)]
+pub enum TlsConfigError {
+    /// A file is missing, unreadable or not what it should be; the
+    /// sentence names it and says why.
+    File(String),
+    /// The server name to check is not a name.
+    BadServerName(String),
+    /// rustls refused the configuration.
+    Tls(Error),
+}
+
+impl std::fmt::Display for TlsConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsConfigError::File(why) => f.write_str(why),
+            TlsConfigError::BadServerName(name) => write!(f, "{name:?} is not a valid server name"),
+            TlsConfigError::Tls(e) => e.fmt(f),
+        }
+    }
+}
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Every certificate in a PEM file, in order.
-pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Failure> {
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
     let bytes = std::fs::read(path)
-        .map_err(|e| Failure::runtime(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| TlsConfigError::File(format!("cannot read {}: {e}", path.display())))?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| {
-            Failure::runtime(format!("{} is not a valid PEM file: {e}", path.display()))
+            TlsConfigError::File(format!("{} is not a valid PEM file: {e}", path.display()))
         })?;
     if certs.is_empty() {
-        return Err(Failure::runtime(format!(
+        return Err(TlsConfigError::File(format!(
             "{} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
             path.display()
         )));
@@ -40,11 +61,11 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Fa
 }
 
 /// The private key in a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC).
-pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsConfigError> {
     let bytes = std::fs::read(path)
-        .map_err(|e| Failure::runtime(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| TlsConfigError::File(format!("cannot read {}: {e}", path.display())))?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
-        Failure::runtime(match e {
+        TlsConfigError::File(match e {
             rustls::pki_types::pem::Error::NoItemsFound => format!(
                 "{} holds no PEM private key (expected -----BEGIN PRIVATE KEY-----, \
 -----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)",
@@ -60,27 +81,27 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
 /// The certificate is served as it is, whatever its X.509 version: a server
 /// has no reason to judge its own certificate, and the course's CA issued
 /// version 1 certificates, which rustls's own loader refuses.
-pub fn server(certificate: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Failure> {
+pub fn server(certificate: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsConfigError> {
     let certs = load_certificates(certificate)?;
     let provider = provider();
     let signing_key = provider
         .key_provider
         .load_private_key(load_key(key)?)
         .map_err(|e| {
-            Failure::runtime(format!(
+            TlsConfigError::File(format!(
                 "{} holds a key pmulab cannot sign with: {e}",
                 key.display()
             ))
         })?;
     let leaf = x509_parser::parse_x509_certificate(&certs[0]).map_err(|e| {
-        Failure::runtime(format!(
+        TlsConfigError::File(format!(
             "the first certificate in {} is not a valid X.509 certificate: {e}",
             certificate.display()
         ))
     })?;
     let certified_key = signing_key.public_key();
     if certified_key.is_some_and(|k| k.as_ref() != leaf.1.public_key().raw) {
-        return Err(Failure::runtime(format!(
+        return Err(TlsConfigError::File(format!(
             "the key in {} does not belong to the certificate in {}",
             key.display(),
             certificate.display()
@@ -89,7 +110,7 @@ pub fn server(certificate: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     let certified = Arc::new(CertifiedKey::new(certs, signing_key));
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(Failure::runtime)?
+        .map_err(TlsConfigError::Tls)?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(OneCertificate(certified)));
     Ok(Arc::new(config))
@@ -115,12 +136,12 @@ pub fn client(
     ca: &Path,
     server_name: Option<&str>,
     address: IpAddr,
-) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Failure> {
+) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), TlsConfigError> {
     let mut roots = RootCertStore::empty();
     let anchors = load_certificates(ca)?;
     for cert in anchors.iter().cloned() {
         roots.add(cert).map_err(|e| {
-            Failure::runtime(format!(
+            TlsConfigError::File(format!(
                 "{} is not a usable CA certificate: {e}",
                 ca.display()
             ))
@@ -131,11 +152,16 @@ pub fn client(
     let webpki =
         WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
             .build()
-            .map_err(Failure::runtime)?;
+            .map_err(|e| {
+                TlsConfigError::File(format!(
+                    "{} is not a usable CA certificate: {e}",
+                    ca.display()
+                ))
+            })?;
     let (check_name, name) = match server_name {
         Some(name) => {
             let name = ServerName::try_from(name.to_string())
-                .map_err(|_| Failure::usage(format!("{name:?} is not a valid server name")))?;
+                .map_err(|_| TlsConfigError::BadServerName(name.to_string()))?;
             (true, name)
         }
         None => (false, ServerName::IpAddress(address.into())),
@@ -148,7 +174,7 @@ pub fn client(
     });
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(Failure::runtime)?
+        .map_err(TlsConfigError::Tls)?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
@@ -183,7 +209,7 @@ impl LabVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        x509_chain::verify_chain(
+        verify::verify_chain(
             end_entity,
             intermediates,
             &self.anchors,
@@ -191,11 +217,11 @@ impl LabVerifier {
             &self.algorithms,
         )?;
         let name = server_name_text(server_name);
-        if self.check_name && !x509_chain::common_name_is(end_entity, &name) {
+        if self.check_name && !verify::common_name_is(end_entity, &name) {
             return Err(Error::InvalidCertificate(
                 CertificateError::NotValidForNameContext {
                     expected: server_name.to_owned(),
-                    presented: x509_chain::common_names(end_entity),
+                    presented: verify::common_names(end_entity),
                 },
             ));
         }
@@ -238,7 +264,7 @@ impl ServerCertVerifier for LabVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        if x509_chain::is_version_1(end_entity) {
+        if verify::is_version_1(end_entity) {
             return self.verify_version_1(end_entity, intermediates, server_name, now);
         }
         match self.webpki.verify_server_cert(
@@ -264,8 +290,8 @@ impl ServerCertVerifier for LabVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        if x509_chain::is_version_1(cert) {
-            x509_chain::verify_tls12_signature(message, cert, dss, &self.algorithms)?;
+        if verify::is_version_1(cert) {
+            verify::verify_tls12_signature(message, cert, dss, &self.algorithms)?;
             return Ok(HandshakeSignatureValid::assertion());
         }
         self.webpki.verify_tls12_signature(message, cert, dss)
@@ -277,8 +303,8 @@ impl ServerCertVerifier for LabVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        if x509_chain::is_version_1(cert) {
-            x509_chain::verify_tls13_signature(message, cert, dss, &self.algorithms)?;
+        if verify::is_version_1(cert) {
+            verify::verify_tls13_signature(message, cert, dss, &self.algorithms)?;
             return Ok(HandshakeSignatureValid::assertion());
         }
         self.webpki.verify_tls13_signature(message, cert, dss)

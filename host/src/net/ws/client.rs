@@ -4,7 +4,7 @@
 //! message by message, so that `--trace` can show every frame and a large
 //! fragmented message streams to stdout without being held whole.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -13,9 +13,34 @@ use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame, FrameSocket};
 
-use crate::cli::{EXIT_FAILURE, EXIT_REFUSED};
-use crate::failure::Failure;
-use crate::output::tell;
+use pmulab_core::stream::reply::{self, ReplyClass};
+
+use crate::net::rng::seeded_or_random;
+use crate::ui::output::tell;
+
+/// Why the exchange failed.
+#[derive(Debug)]
+pub enum WsClientError {
+    /// The URL or target is not usable.
+    Usage(String),
+    /// The PMU answered `ERROR:`.
+    Refused(String),
+    /// Writing the output failed.
+    Output(std::io::Error),
+    /// The connection, the upgrade or the protocol failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for WsClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WsClientError::Usage(why)
+            | WsClientError::Refused(why)
+            | WsClientError::Failed(why) => f.write_str(why),
+            WsClientError::Output(e) => write!(f, "cannot write the output: {e}"),
+        }
+    }
+}
 
 /// The largest frame accepted from a server (ws-pmu sends 1 MiB frames
 /// for large floods).
@@ -36,15 +61,15 @@ pub struct WsTarget {
 
 impl WsTarget {
     /// Parses `ws://host[:port][/path]`.
-    pub fn parse_url(url: &str) -> Result<WsTarget, Failure> {
+    pub fn parse_url(url: &str) -> Result<WsTarget, WsClientError> {
         if url.starts_with("wss://") {
-            return Err(Failure::usage(
-                "wss:// (WebSocket over TLS) is not supported; use ws://",
+            return Err(WsClientError::Usage(
+                "wss:// (WebSocket over TLS) is not supported; use ws://".into(),
             ));
         }
         let rest = url
             .strip_prefix("ws://")
-            .ok_or_else(|| Failure::usage(format!("{url:?} is not a ws:// URL")))?;
+            .ok_or_else(|| WsClientError::Usage(format!("{url:?} is not a ws:// URL")))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -54,14 +79,14 @@ impl WsTarget {
             Some((h, p)) if !p.contains(']') => {
                 let port = p
                     .parse()
-                    .map_err(|_| Failure::usage(format!("{p:?} in {url:?} is not a port")))?;
+                    .map_err(|_| WsClientError::Usage(format!("{p:?} in {url:?} is not a port")))?;
                 (h, port)
             }
             _ => (authority, 80),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(Failure::usage(format!("{url:?} has no host")));
+            return Err(WsClientError::Usage(format!("{url:?} has no host")));
         }
         Ok(WsTarget {
             host: host.to_string(),
@@ -82,26 +107,40 @@ pub struct WsSummary {
     pub bytes: u64,
 }
 
-fn runtime(message: String) -> Failure {
-    Failure {
-        code: EXIT_FAILURE,
-        message,
-    }
+fn runtime(message: String) -> WsClientError {
+    WsClientError::Failed(message)
 }
 
-/// Connects, upgrades, sends `command` as one text message, and prints
-/// every message received on its own line until the close handshake —
-/// or, when the reply is `raw` (floodme), as it is, exactly the bytes the
-/// TCP PDC prints for the same text.
+/// How to connect, and how to show what comes back.
+#[derive(Debug, Clone, Copy)]
+pub struct WsFetch {
+    /// The longest wait for the connection.
+    pub connect_timeout: Duration,
+    /// The longest silence from the PMU.
+    pub idle_timeout: Duration,
+    /// Each frame's opcode, FIN bit and length on stderr.
+    pub trace: bool,
+    /// The reply is one text (floodme): written as it is, without a line
+    /// after it — exactly the bytes the TCP PDC writes for it.
+    pub raw: bool,
+}
+
+/// Connects, upgrades, sends `command` as one text message, and writes
+/// every message received to `out` on its own line (or raw, see
+/// [`WsFetch::raw`]) until the close handshake.
 pub fn fetch(
     target: &WsTarget,
     addr: SocketAddr,
     command: &str,
-    connect_timeout: Duration,
-    idle_timeout: Duration,
-    trace: bool,
-    raw: bool,
-) -> Result<WsSummary, Failure> {
+    how: WsFetch,
+    out: &mut dyn Write,
+) -> Result<WsSummary, WsClientError> {
+    let WsFetch {
+        connect_timeout,
+        idle_timeout,
+        trace,
+        raw,
+    } = how;
     let mut stream = TcpStream::connect_timeout(&addr, connect_timeout)
         .map_err(|e| runtime(format!("{addr}: cannot connect: {e}")))?;
     let _ = stream.set_nodelay(true);
@@ -117,7 +156,6 @@ pub fn fetch(
         &mut mask,
     )?;
 
-    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let mut summary = WsSummary::default();
     // The open message, if any: its first bytes decide whether it is an ERROR line.
     let mut open: Option<Vec<u8>> = None;
@@ -186,17 +224,15 @@ pub fn fetch(
                 if first_message {
                     // Hold the first message until we know whether it is an ERROR line.
                     pending.extend_from_slice(frame.payload());
-                    if pending.len() < 6 && !fin {
+                    let class = reply::classify(pending);
+                    if class.is_none() && !fin {
                         continue;
                     }
-                    if pending.starts_with(b"ERROR:") {
-                        return Err(Failure {
-                            code: EXIT_REFUSED,
-                            message: format!(
-                                "the PMU refused the command: {}",
-                                String::from_utf8_lossy(pending).trim_end()
-                            ),
-                        });
+                    if class == Some(ReplyClass::Refusal) {
+                        return Err(WsClientError::Refused(format!(
+                            "the PMU refused the command: {}",
+                            String::from_utf8_lossy(pending).trim_end()
+                        )));
                     }
                     first_message = false;
                     out.write_all(pending).map_err(write_failed)?;
@@ -252,8 +288,8 @@ pub fn fetch(
     }
 }
 
-fn write_failed(e: std::io::Error) -> Failure {
-    Failure::output(e)
+fn write_failed(e: std::io::Error) -> WsClientError {
+    WsClientError::Output(e)
 }
 
 fn opcode_name(opcode: OpCode) -> &'static str {
@@ -286,7 +322,7 @@ fn abort<T>(
     mask: &mut MaskSource,
     code: CloseCode,
     why: &str,
-) -> Result<T, Failure> {
+) -> Result<T, WsClientError> {
     let frame = Frame::close(Some(CloseFrame {
         code,
         reason: why.to_string().into(),
@@ -302,7 +338,7 @@ fn send(
     socket: &mut FrameSocket<TcpStream>,
     mut frame: Frame,
     mask: &mut MaskSource,
-) -> Result<(), Failure> {
+) -> Result<(), WsClientError> {
     frame.header_mut().mask = Some(mask.next());
     socket
         .send(frame)
@@ -314,7 +350,7 @@ struct MaskSource(pmulab_core::rng::SplitMix64);
 
 impl MaskSource {
     fn new() -> Self {
-        MaskSource(crate::rng::seeded_or_random(None))
+        MaskSource(seeded_or_random(None))
     }
 
     fn next(&mut self) -> [u8; 4] {
@@ -324,7 +360,7 @@ impl MaskSource {
 
 /// Sends the upgrade request and checks the answer; returns bytes read past
 /// the response head (frames the server sent at once).
-fn upgrade(stream: &mut TcpStream, target: &WsTarget) -> Result<Vec<u8>, Failure> {
+fn upgrade(stream: &mut TcpStream, target: &WsTarget) -> Result<Vec<u8>, WsClientError> {
     let key = generate_key();
     let host = match target.host.contains(':') {
         true => format!("[{}]:{}", target.host, target.port),

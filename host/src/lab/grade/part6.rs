@@ -13,8 +13,8 @@ use super::part2::served;
 use super::program::Program;
 use super::report::{Check, Report};
 use super::witness::PmuWitness;
-use crate::failure::Failure;
 use crate::net::ws::stack::{AUTO_FRAGMENT, WsSettings};
+use crate::ui::failure::Failure;
 
 /// Frames of the fragmented floodme.
 const FRAGMENT: usize = 4096;

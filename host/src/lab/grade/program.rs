@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::failure::Failure;
+use crate::ui::failure::Failure;
 
 /// How long a program may go on after its output is complete before it is
 /// stopped: long enough to exit by itself, short enough not to hold up grading.

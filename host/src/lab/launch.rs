@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::failure::Failure;
+use crate::ui::failure::Failure;
 
 /// This very program, to start its other subcommands.
 pub fn self_exe() -> Result<PathBuf, Failure> {

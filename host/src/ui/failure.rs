@@ -2,7 +2,16 @@
 
 use std::fmt::Display;
 
-use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+/// Exit status when the program worked.
+pub const EXIT_OK: u8 = 0;
+/// Exit status for a network, file or protocol failure.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status for a bad command line (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when the PMU answered `ERROR:`.
+pub const EXIT_REFUSED: u8 = 3;
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Why a subcommand failed.
 #[derive(Debug)]
@@ -27,6 +36,22 @@ impl Failure {
         Failure {
             code: EXIT_USAGE,
             message: message.to_string(),
+        }
+    }
+
+    /// The PMU refused the command (exit status 3).
+    pub fn refused(message: impl Display) -> Self {
+        Failure {
+            code: EXIT_REFUSED,
+            message: message.to_string(),
+        }
+    }
+
+    /// Ctrl-C, after the summary so far was printed (exit status 130).
+    pub fn interrupted() -> Self {
+        Failure {
+            code: EXIT_INTERRUPTED,
+            message: "interrupted".into(),
         }
     }
 

@@ -1,8 +1,8 @@
 //! Verdicts, printed as each check finishes, and the course's score.
 
 use super::program::Ran;
-use crate::failure::Failure;
-use crate::output::{paint, say, style};
+use crate::ui::failure::Failure;
+use crate::ui::output::{paint, say, style};
 
 /// The course's maximum grade per part.
 pub const MAX_GRADE: f64 = 5.0;

@@ -747,7 +747,7 @@ mod tests {
             .into_owned();
         let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
         let now = rustls::pki_types::UnixTime::now();
-        crate::x509_chain::verify_chain(&der, &[], &[root], now, &algorithms).unwrap();
+        crate::net::tls::verify::verify_chain(&der, &[], &[root], now, &algorithms).unwrap();
         // Another CA with the same name did not sign it.
         let impostor = new_ca("test CA", KeyKind::EcdsaP256).unwrap();
         let root =
@@ -755,7 +755,7 @@ mod tests {
                 .unwrap()
                 .into_owned();
         assert_eq!(
-            crate::x509_chain::verify_chain(&der, &[], &[root], now, &algorithms),
+            crate::net::tls::verify::verify_chain(&der, &[], &[root], now, &algorithms),
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::BadSignature
             ))

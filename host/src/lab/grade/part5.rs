@@ -17,10 +17,10 @@ use super::part2::served;
 use super::program::{Ending, Program, Running};
 use super::report::{Check, Report};
 use super::witness::PmuWitness;
-use crate::ca::{self, KeyKind, Profile};
-use crate::failure::Failure;
+use crate::lab::ca::{self, KeyKind, Profile};
+use crate::net::tls::config as tls_config;
 use crate::net::tls::describe_tls_error;
-use crate::tls_config;
+use crate::ui::failure::Failure;
 
 /// How long a PMU may take to listen after it starts.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
@@ -117,7 +117,7 @@ struct Received {
 /// the CA with no name check and no SNI, `CMD_short:0`, then reading a while.
 fn course_client(port: u16, ca: &Path) -> Result<Received, String> {
     let (config, name) =
-        tls_config::client(ca, None, Ipv4Addr::LOCALHOST.into()).map_err(|f| f.message)?;
+        tls_config::client(ca, None, Ipv4Addr::LOCALHOST.into()).map_err(|e| e.to_string())?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let tcp = TcpStream::connect_timeout(&address, HANDSHAKE_WAIT)
         .map_err(|e| format!("the course's client cannot connect to {address}: {e}"))?;

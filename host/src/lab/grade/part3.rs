@@ -8,7 +8,7 @@ use pmulab_core::reset::responder::{Family, FamilySchedule};
 use super::program::{Program, Ran};
 use super::report::{Check, Report};
 use super::witness::{Fate, RequestSeen, ResetWitness};
-use crate::failure::Failure;
+use crate::ui::failure::Failure;
 
 /// The lab's wait for an answer before asking again.
 const LAB_WAIT: Duration = Duration::from_secs(1);

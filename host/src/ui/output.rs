@@ -3,7 +3,7 @@
 
 use std::io::{self, BufWriter, StdoutLock, Write};
 
-use crate::failure::Failure;
+use super::failure::Failure;
 
 use pmulab_core::stream::client::PdcOutput;
 use pmulab_core::stream::deframer::Piece;
@@ -13,7 +13,7 @@ use pmulab_core::time::Instant;
 /// that went away (`| head`) ends the command quietly.
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::output::say_line(format_args!($($arg)*))
+        $crate::ui::output::say_line(format_args!($($arg)*))
     };
 }
 pub(crate) use say;
@@ -22,7 +22,7 @@ pub(crate) use say;
 /// as it would lose any diagnostic, and the command carries on.
 macro_rules! tell {
     ($($arg:tt)*) => {
-        $crate::output::tell_line(format_args!($($arg)*))
+        $crate::ui::output::tell_line(format_args!($($arg)*))
     };
 }
 pub(crate) use tell;
@@ -52,6 +52,13 @@ pub mod style {
     pub const NOTE: Style = Style::new()
         .bold()
         .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+}
+
+/// Writes `json` and a newline to `path`: every `--json` of pmulab is one
+/// flat object, written this way.
+pub fn write_json(path: &std::path::Path, json: &serde_json::Value) -> Result<(), Failure> {
+    std::fs::write(path, format!("{json}\n"))
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))
 }
 
 /// `text` in `style`; the escape codes are dropped where colour is off.

@@ -9,7 +9,7 @@ use super::judge::{flood_text, has_all_lines, lines_match, messages, text_matche
 use super::program::Program;
 use super::report::{Check, Report};
 use super::witness::{PmuWitness, SessionSeen};
-use crate::failure::Failure;
+use crate::ui::failure::Failure;
 
 fn config(count: MessageCount) -> SessionConfig {
     SessionConfig {

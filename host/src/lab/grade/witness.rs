@@ -17,13 +17,13 @@ use pmulab_core::stream::server::PmuEvent;
 use pmulab_core::stream::session::SessionConfig;
 use pmulab_core::time::{Clock, earliest};
 
-use crate::failure::Failure;
+use crate::net::rng::seeded_or_random;
 use crate::net::serve::{self, Background, Listening};
+use crate::net::tls::config as tls_config;
 use crate::net::tls::{Role, TlsStack};
 use crate::net::ws::stack::{WsSettings, WsStack};
 use crate::net::{HostClock, StdStack};
-use crate::rng::seeded_or_random;
-use crate::tls_config;
+use crate::ui::failure::Failure;
 
 /// Sessions a grading PMU serves at once: a program under test needs one,
 /// a program that retries a few.

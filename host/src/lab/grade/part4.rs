@@ -11,9 +11,9 @@ use pmulab_core::rng::Random;
 
 use super::program::{Ending, Program, Ran};
 use super::report::{Check, Report};
-use crate::failure::Failure;
-use crate::launch::self_exe;
-use crate::rng::seeded_or_random;
+use crate::lab::launch::self_exe;
+use crate::net::rng::seeded_or_random;
+use crate::ui::failure::Failure;
 
 /// Which programs to grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,219 @@
+//! The command line: one subcommand per lab program, with the lab's
+//! positional prototypes kept exactly. It parses and checks everything a
+//! user types ([`values`]) into typed arguments ([`args`]); commands
+//! receive those and never parse text again.
+
+pub mod args;
+pub mod values;
+
+use clap::{Parser, Subcommand};
+
+pub use args::*;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pmulab",
+    version,
+    about = "The socket-programming lab on any laptop: PMU, PDC and the course's servers",
+    long_about = "pmulab runs both sides of the TCP/IP lab — the PMU (a grid sensor's data \
+server) and the PDC (the data concentrator) — on loopback, with the lab's own command lines.",
+    after_help = "Try it (two terminals):\n  pmulab pmu\n  pmulab pdc 127.0.0.1 5003 CMD_short:0\n\n\
+Exit status: 0 success, 1 network or protocol failure, 2 bad command line, 3 the PMU refused the command, \
+130 interrupted (Ctrl-C).",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Print more: -v logs one line per session or datagram.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parts 2, 5, 6 client: connect to a PMU (TCP, TLS or WebSocket), send a command, print the messages.
+    #[command(after_help = "Examples:\n  pmulab pdc 127.0.0.1 5003 CMD_short:0\n  \
+pmulab pdc localhost 5003 CMD_short:1 --trace\n  pmulab pdc 127.0.0.1 5003 CMD_short:0 --trace --read-size 25\n  \
+pmulab pdc 127.0.0.1 5003 CMD_floodme > flood.txt\n  pmulab pdc --tls --ca ca.crt 127.0.0.1 5443 CMD_short:0\n  \
+pmulab pdc --ws 127.0.0.1 5006 CMD_short:0\n  pmulab pdc ws://127.0.0.1:5006/ CMD_floodme --trace\n\n\
+Each `This is PMU data i` is printed on its own line, however TCP glued or split them; \
+the floodme text is printed as it is. --trace shows on stderr every read and where \
+messages started in it (over WebSocket: every frame).")]
+    Pdc(PdcArgs),
+
+    /// Part 2 server: the course's TCP PMU, serving many PDCs at once.
+    #[command(
+        after_help = "Examples:\n  pmulab pmu\n  pmulab pmu --count random -v\n  \
+pmulab pmu --port 0 --flood-bytes 268435456\n\n\
+CMD_short:d sends n messages `This is PMU data i`, one send() each, d seconds apart, \
+then closes; CMD_floodme sends one large text and closes. Anything else gets one \
+`ERROR:` line. A command ends at a newline or at the end of a read; a partial command \
+waits up to --command-timeout."
+    )]
+    Pmu(PmuArgs),
+
+    /// Part 3 client: ask a UDP PMU to reset its clock, over IPv4 and IPv6, retrying.
+    #[command(after_help = "Examples:\n  pmulab reset localhost 5004\n  \
+pmulab reset 127.0.0.1 5004 --max-attempts 5 -v\n  pmulab reset localhost 5004 --trials 60\n\n\
+The name is resolved to its IPv4 and its IPv6 address; each round sends the request to \
+both, then waits up to --timeout for an answer from either. One round counts as one \
+request. --trials N repeats the exchange N times and estimates the loss probability \
+p = 1 - 1/mean, as the lab does.")]
+    Reset(ResetArgs),
+
+    /// Part 3 server: the course's UDP PMU, answering RESET:n with OFFSET=X, losing some.
+    #[command(
+        after_help = "Examples:\n  pmulab reset-pmu\n  pmulab reset-pmu --loss 0.6 --family 6 -v\n  \
+pmulab reset-pmu --family alternate --period 30\n\n\
+Each valid request is ignored with probability --loss (the course's server: \
+`if random() >= p: reply`), else answered with X uniform in 0..=n. Malformed datagrams \
+never get an answer."
+    )]
+    ResetPmu(ResetPmuArgs),
+
+    /// Part 4: join a multicast group and print every message, one per line.
+    #[command(after_help = "Examples:\n  pmulab receiver 224.1.1.1 10505\n  \
+pmulab receiver 224.1.1.1 10505 --plain --max-messages 10\n\n\
+Each datagram is a 6-byte identifier and UTF-8 text, printed as `id: text` (control \
+characters escaped, so one message is one line). A malformed datagram is reported on \
+stderr and the receiver keeps listening. Several receivers on one machine all get every \
+message.")]
+    Receiver(ReceiverArgs),
+
+    /// Part 4: send each line of standard input to a multicast group, under your 6-byte id.
+    #[command(after_help = "Examples:\n  pmulab sender 224.1.1.1 10505 123456\n  \
+echo 'Hello, group' | pmulab sender 224.1.1.1 10505 123456")]
+    Sender(SenderArgs),
+
+    /// Part 4: the course's broadcaster: a text, one line per datagram, forever.
+    #[command(after_help = "Examples:\n  pmulab bot 224.1.1.1 10505\n  \
+pmulab bot 224.1.1.1 10505 romeo-and-juliet.txt 0.5\n  pmulab bot 224.1.1.1 10505 builtin 0.2 --once\n\n\
+Each line goes out as `swcmTV` + the line without trailing white space (an empty line is \
+a bare 6-byte datagram). After the last line the bot sends `swcmTVRWND`, waits three \
+intervals, and starts over. Without a file it sends a short text of its own.")]
+    Bot(BotArgs),
+
+    /// Part 5 server: the PMU behind TLS (rustls), TLS 1.3 and 1.2.
+    #[command(
+        after_help = "Examples:\n  pmulab secure-pmu 5443 banana.crt banana_key.pem\n  \
+pmulab secure-pmu 0 server.crt server.key --count random -v\n\n\
+After the handshake the session is the part 2 PMU's. A failed handshake (a plaintext \
+client, garbage, a client that refuses the certificate) is logged and the server keeps \
+serving."
+    )]
+    SecurePmu(SecurePmuArgs),
+
+    /// Part 6 server: the PMU over WebSocket (RFC 6455), one message per PMU message.
+    #[command(
+        after_help = "Examples:\n  pmulab ws-pmu\n  pmulab ws-pmu --text --fragment 4096 -v\n\n\
+The first message a client sends is the command. Each `This is PMU data i` is its own \
+WebSocket message (binary, as the course's server sent them; --text for text), floodme is \
+one message (--fragment splits it into frames), then a normal close handshake."
+    )]
+    WsPmu(WsPmuArgs),
+
+    /// Part 5 client, the course's prototype: a TLS PDC to localhost that verifies the PMU.
+    #[command(after_help = "Examples:\n  pmulab secure-pdc CMD_short:0 ca.crt\n  \
+pmulab secure-pdc CMD_floodme ca.crt --port 6003 --server-name pmu.example\n\n\
+The PMU's certificate chain is always verified against the CA certificate. Like the \
+course's client, the host name is not checked unless --server-name is given.")]
+    SecurePdc(SecurePdcArgs),
+
+    /// Part 5: the course's certificate authority: create it, sign CSRs after checks.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pmulab ca init course-ca\n  \
+pmulab ca request . --cn banana --rsa\n  pmulab ca sign banana.csr --ca course-ca --out banana.crt --course"
+    )]
+    Ca(CaCommand),
+
+    /// Every lab server at once, on loopback: the course's servers on any laptop.
+    #[command(
+        after_help = "Examples:\n  pmulab serve\n  pmulab serve --port-offset 10000 --count random\n\n\
+Starts the TCP PMU (5003), the UDP reset PMU (5004, IPv4 and IPv6), the WebSocket PMU \
+(5006), the TLS PMU (5443, with a CA and a certificate made on first start in the state \
+directory) and the multicast bot (224.1.1.1:10505 on the loopback interface), prints where \
+each runs and how to try it, and stops them all on Ctrl-C."
+    )]
+    Serve(ServeArgs),
+
+    /// Grade a program the way the course's scorer did: run it against fresh servers, judge what it does.
+    #[command(
+        after_help = "Examples:\n  pmulab grade 2 -- python3 pdc.py\n  pmulab grade 3 -- ./reset_client\n  \
+pmulab grade 5 -- python3 secure_pmu.py\n  \
+pmulab grade 5 --certificate banana.crt --key banana_key.pem --ca ca.crt -- python3 secure_pmu.py\n  \
+pmulab grade 6 --json result.json -- python3 ws_pdc.py\n\n\
+Parts and the prototype the program is run with:\n  \
+2  PROGRAM <server> <port> <command>        TCP PDC: n varied and random, d = 0 and 1, floodme\n  \
+3  PROGRAM <server> <port>                  UDP reset: IPv4-only, IPv6-only and both, with loss\n  \
+4  PROGRAM <group> <port> [<sciper>]        multicast receiver (2 args) and sender (3 args, stdin); --role picks one\n  \
+5  PROGRAM <port> <certificate> <key>       the secure PMU, as the course graded it: its client verifies the \
+chain against the CA, sends CMD_short:0 and needs `This is PMU data 0`\n  \
+6  PROGRAM <server> <port> <command>        WebSocket PDC, binary messages as the course sent\n\n\
+Every verdict rests on what the grader's own servers (or, in part 5, its client) saw: a \
+program that does nothing scores 0. Programs run with a fixed environment and standard \
+output on a pipe, as on the course's scorer; one that prints everything and then hangs is \
+stopped 2 s later and judged by its output. --role pdc grades a part 5 TLS client instead \
+(`PROGRAM <command> <ca-certificate> --port <port>`), which the course supplied and did not grade."
+    )]
+    Grade(GradeArgs),
+
+    /// Load a PMU with many concurrent PDC sessions, bounded in count and time.
+    #[command(
+        after_help = "Examples:\n  pmulab load 127.0.0.1 5003\n  pmulab load 127.0.0.1 15003 --concurrency 4 --duration 5\n  \
+pmulab load 127.0.0.1 5443 --protocol tls --ca ca.crt\n  pmulab load 127.0.0.1 5004 --protocol udp\n\n\
+Reports sessions/s, messages/s, bytes/s, latency percentiles (connect, first message, \
+complete) and errors by kind. It stops at --sessions or --duration, whichever comes first."
+    )]
+    Load(LoadArgs),
+
+    /// Walk through parts 1-6 locally, saying what to notice; exits 0 when every part worked.
+    #[command(after_help = "Example:\n  pmulab demo\n\n\
+Runs each part's servers and clients on loopback, on free ports, and shows what the part \
+teaches: a stream without message boundaries, glued and split messages, retransmission \
+under loss, multicast, a verified TLS session with a certificate signed as the course did, \
+WebSocket messages and frames. Exit status 0 when every part worked.")]
+    Demo,
+
+    /// Part 1: print every UDP datagram received on a port.
+    #[command(after_help = "Examples:\n  pmulab udp-receiver 5000\n  \
+pmulab udp-receiver 5000 --bind 127.0.0.1 --max-messages 2\n\n\
+Prints `from ADDR:PORT: text` for every datagram. It listens on all interfaces by \
+default, as in the lab; --bind 127.0.0.1 keeps it on this machine.")]
+    UdpReceiver(UdpReceiverArgs),
+
+    /// Part 1: send one UDP datagram and print "Message sent".
+    #[command(
+        after_help = "Examples:\n  pmulab udp-sender 127.0.0.1 5000 \"Hello, PMU\"\n  \
+pmulab udp-sender localhost 5000 hello\n\n\
+UDP has no connection: \"Message sent\" says the datagram left, not that anyone got it."
+    )]
+    UdpSender(UdpSenderArgs),
+
+    /// Part 1: TCP echo server, one connection at a time.
+    #[command(after_help = "Examples:\n  pmulab echo-server 5001\n  \
+pmulab echo-server 5001 --bind 127.0.0.1 --max-connections 1\n\n\
+SO_REUSEADDR is set, as in the lab, so a restarted server can listen at once while the \
+previous connection is in TIME_WAIT.")]
+    EchoServer(EchoServerArgs),
+
+    /// Part 1: send a sentence to an echo server and read it back in 16-byte pieces.
+    #[command(
+        after_help = "Examples:\n  pmulab echo-client 127.0.0.1 5001 \"The PMU measures, the PDC concentrates.\"\n\n\
+Each read returns at most 16 bytes, wherever they fall: a stream has no message boundaries."
+    )]
+    EchoClient(EchoClientArgs),
+
+    /// Shell completions: `pmulab completions bash > /etc/bash_completion.d/pmulab`.
+    #[command(
+        after_help = "Examples:\n  pmulab completions bash > ~/.local/share/bash-completion/completions/pmulab\n  \
+pmulab completions zsh > ~/.zfunc/_pmulab\n  pmulab completions fish > ~/.config/fish/completions/pmulab.fish"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Man pages: pmulab.1 and one page per subcommand, written to a directory.
+    #[command(after_help = "Example:\n  pmulab man target/man && man -l target/man/pmulab-pdc.1")]
+    Man(ManArgs),
+}

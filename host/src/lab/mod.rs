@@ -1,0 +1,9 @@
+//! What only the lab's tooling needs, above the network: the certificate
+//! authority, launching programs, the state directory of `serve`, the
+//! statistics of the reset experiment, and the grader.
+
+pub mod ca;
+pub mod grade;
+pub mod launch;
+pub mod state;
+pub mod stats;
