@@ -87,6 +87,26 @@ impl Offset {
         parse_keyword(datagram, OFFSET).map(|seconds| Offset { seconds })
     }
 
+    /// The first `OFFSET=X` inside a program's printed text, read by the
+    /// datagram's rule. Printed answers come wrapped (`b'OFFSET=7'`,
+    /// `got OFFSET=7!`), so the keyword is searched for and only the
+    /// digits after it are taken.
+    pub fn find_in(text: &[u8]) -> Option<Offset> {
+        let mut rest = text;
+        while let Some(at) = rest.windows(OFFSET.len()).position(|w| w == OFFSET) {
+            let token = &rest[at..];
+            let digits = token[OFFSET.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if let Ok(offset) = Offset::parse(&token[..OFFSET.len() + digits]) {
+                return Some(offset);
+            }
+            rest = &token[OFFSET.len()..];
+        }
+        None
+    }
+
     /// The datagram's bytes.
     pub fn encode(self) -> Wire {
         Wire::new(OFFSET, self.seconds)
@@ -171,6 +191,18 @@ fn parse_keyword(datagram: &[u8], keyword: &[u8]) -> Result<u32, ResetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_first_readable_offset_in_printed_text() {
+        let found = |t: &str| Offset::find_in(t.as_bytes()).map(|o| o.seconds);
+        assert_eq!(found("b'OFFSET=7'\n"), Some(7));
+        assert_eq!(
+            found("OFFSET=\nOFFSET=99999999999\ngot OFFSET=12!"),
+            Some(12)
+        );
+        assert_eq!(found("OFFSET=x OFFSET"), None);
+        assert_eq!(found(""), None);
+    }
 
     #[test]
     fn round_trips() {

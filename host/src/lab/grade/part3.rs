@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use pmulab_core::reset::codec::{Offset, Reset};
 use pmulab_core::reset::responder::{Family, FamilySchedule};
 
 use super::program::{Program, Ran};
@@ -19,10 +20,7 @@ const ROUND: Duration = Duration::from_millis(250);
 
 /// The first `OFFSET=X` the program printed.
 fn printed_offset(stdout: &str) -> Option<u32> {
-    stdout.split("OFFSET=").skip(1).find_map(|rest| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    })
+    Offset::find_in(stdout.as_bytes()).map(|o| o.seconds)
 }
 
 /// Runs the program with a name that has both an A and an AAAA record, in a
@@ -66,7 +64,10 @@ fn judge(requests: &[RequestSeen], stdout: &str, family: &str, waited: bool) -> 
         };
         return Err(match (malformed, only, waited) {
             (1.., _, _) => {
-                format!("the PMU received {malformed} datagrams but no RESET:20 request among them")
+                format!(
+                    "the PMU received {malformed} datagrams but no {} request among them",
+                    Reset::LAB
+                )
             }
             (0, Some(only), true) => format!(
                 "the PMU, on {only} only, received no request: does it ask over both \
