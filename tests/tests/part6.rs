@@ -141,27 +141,33 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     s
 }
 
+/// Reads one frame: its first byte and its payload.
+fn frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).unwrap();
+            u64::from(u16::from_be_bytes(l))
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            s.read_exact(&mut l).unwrap();
+            u64::from_be_bytes(l)
+        }
+        n => u64::from(n),
+    };
+    let mut payload = vec![0u8; len as usize];
+    s.read_exact(&mut payload).unwrap();
+    (h[0], payload)
+}
+
 /// Reads frames until a close frame; returns its code.
 fn close_code(s: &mut TcpStream) -> u16 {
     loop {
-        let mut h = [0u8; 2];
-        s.read_exact(&mut h).unwrap();
-        let len = match h[1] & 0x7f {
-            126 => {
-                let mut l = [0u8; 2];
-                s.read_exact(&mut l).unwrap();
-                u64::from(u16::from_be_bytes(l))
-            }
-            127 => {
-                let mut l = [0u8; 8];
-                s.read_exact(&mut l).unwrap();
-                u64::from_be_bytes(l)
-            }
-            n => u64::from(n),
-        };
-        let mut payload = vec![0u8; len as usize];
-        s.read_exact(&mut payload).unwrap();
-        if h[0] & 0x0f == 0x8 {
+        let (head, payload) = frame(s);
+        if head & 0x0f == 0x8 {
             return u16::from_be_bytes([payload[0], payload[1]]);
         }
     }
@@ -227,7 +233,17 @@ fn hostile_clients_get_the_rfc_close_codes_and_the_server_carries_on() {
     s.write_all(&[0xf3, 0x85, 9, 9, 9, 9, 1, 2, 3, 4, 5])
         .unwrap();
     assert_eq!(close_code(&mut s), 1002);
-    // A bad command: an ERROR text message, then 1008.
+    // A bad command: one whole ERROR text message, without TCP's line
+    // ending (a message is its own boundary), then 1008.
+    let mut s = upgraded(&pmu);
+    s.write_all(&masked(0x1, b"CMD_nope")).unwrap();
+    let (head, payload) = frame(&mut s);
+    assert_eq!(head, 0x81, "a final text frame");
+    assert_eq!(
+        String::from_utf8_lossy(&payload),
+        "ERROR: unknown command, expected CMD_short:<seconds> or CMD_floodme"
+    );
+    assert_eq!(close_code(&mut s), 1008);
     let out = pdc_ws(&pmu, "CMD_nope", &["--raw"]);
     assert_eq!(out.code(), 3);
     assert!(

@@ -602,9 +602,11 @@ impl Framing for WsStack {
             return Ok(());
         }
         if conn.refusing {
-            let line = String::from_utf8_lossy(&conn.pending)
-                .trim_end()
-                .to_string();
+            // A message is its own boundary: the line's terminator, which
+            // TCP needs, is not part of it (as `This is PMU data i` has none).
+            let kept = pmulab_core::text::strip_line_ending(&conn.pending).len();
+            conn.pending.truncate(kept);
+            let line = String::from_utf8_lossy(&conn.pending).to_string();
             conn.close = CloseFrame {
                 code: CloseCode::Policy,
                 reason: line.chars().take(100).collect::<String>().into(),
