@@ -312,6 +312,17 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / hz.max(1))
 }
 
+/// A running process's peak resident memory so far, in KiB, from /proc.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM in /proc status")
+}
+
 /// The messages `This is PMU data 0` … `n-1`.
 pub fn expected_messages(n: u32) -> Vec<String> {
     (0..n).map(|i| format!("This is PMU data {i}")).collect()

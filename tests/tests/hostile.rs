@@ -14,17 +14,6 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// Peak resident memory allowed to a server through the whole battery.
 const MEMORY_LIMIT_KIB: u64 = 64 * 1024;
 
-/// The server's peak resident memory so far, from /proc.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 /// Options every server under test gets: short command timeout, a flood
 /// big enough to be cut in the middle, room for 256 sessions.
 const SESSION_OPTIONS: [&str; 7] = [

@@ -3,13 +3,18 @@
 //! Every load is bounded in count and time, and stays on loopback.
 //!
 //!     cargo build --release -p pmulab && cargo run --release -p pmulab-tests --bin bench
+//!
+//! `PMULAB_BENCH_EARLIER=path/to/pmulab` adds the WebSocket rows measured
+//! with an earlier build too, alternating, to show a redesign's effect.
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A measuring tool: a failure should be loud.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pmulab_tests::hostile::{Battery, Transport, raise_open_file_limit};
 use pmulab_tests::*;
 
 const FLOOD: u64 = 256 << 20;
@@ -31,6 +36,7 @@ fn main() {
     udp(&mut rows);
     tls(&mut rows);
     websocket(&mut rows);
+    burst_memory(&mut rows);
     idle(&mut rows);
     println!(
         "Measured {} on {machine}. floodme, PMU sessions/s and UDP answers are the \
@@ -235,9 +241,26 @@ fn minimal_server() -> String {
 /// A pmulab server on a free port, quiet (a log line per session would be
 /// measured too).
 fn quiet(args: &[&str]) -> Server {
-    let mut cmd = pmulab_cmd(args);
-    cmd.args(["--port", "0"]);
+    quiet_from(&pmulab(), args)
+}
+
+/// `quiet`, with the pmulab binary at `exe`.
+fn quiet_from(exe: &Path, args: &[&str]) -> Server {
+    let mut cmd = Command::new(exe);
+    cmd.args(args).args(["--port", "0"]);
     Server::start(cmd, false)
+}
+
+/// An earlier build to compare the redesigned servers with
+/// (`PMULAB_BENCH_EARLIER=path/to/pmulab`), if one was given.
+fn earlier_build() -> Option<PathBuf> {
+    let exe = PathBuf::from(std::env::var_os("PMULAB_BENCH_EARLIER")?);
+    assert!(
+        exe.is_file(),
+        "PMULAB_BENCH_EARLIER: no file {}",
+        exe.display()
+    );
+    Some(exe)
 }
 
 fn sessions(rows: &mut Vec<Row>) {
@@ -372,37 +395,99 @@ fn tls(rows: &mut Vec<Row>) {
 }
 
 fn websocket(rows: &mut Vec<Row>) {
+    let ws_load = |port: &str| {
+        load(&[
+            "127.0.0.1",
+            port,
+            "--protocol",
+            "ws",
+            "--concurrency",
+            "16",
+            "--duration",
+            "4",
+        ])
+    };
     let ws = quiet(&["ws-pmu"]);
-    let ours = load(&[
-        "127.0.0.1",
-        &ws.port(),
-        "--protocol",
-        "ws",
-        "--concurrency",
-        "16",
-        "--duration",
-        "4",
-    ]);
+    let ours = ws_load(&ws.port());
     drop(ws);
     let mut py = Command::new(python());
     py.arg(peer("course_ws_pmu.py"));
     let py_ws = Server::start(py, true);
-    let reference = load(&[
-        "127.0.0.1",
-        &py_ws.port(),
-        "--protocol",
-        "ws",
-        "--concurrency",
-        "16",
-        "--duration",
-        "4",
-    ]);
+    let reference = ws_load(&py_ws.port());
+    drop(py_ws);
     rows.push(Row {
         name: "WebSocket sessions/s (CMD_short:0, 16 concurrent)".into(),
         ours: format!("{ours:.0}"),
         reference: format!("Python websockets {reference:.0}"),
         ratio: format!("{:.1}×", ours / reference),
         target: "≥ 4×".into(),
+    });
+    let Some(earlier) = earlier_build() else {
+        return;
+    };
+    let (mut now, mut then) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let ws = quiet(&["ws-pmu"]);
+        now.push(ws_load(&ws.port()));
+        drop(ws);
+        let ws = quiet_from(&earlier, &["ws-pmu"]);
+        then.push(ws_load(&ws.port()));
+    }
+    let (now, then) = (median(now), median(then));
+    rows.push(Row {
+        name: "WebSocket sessions/s, this build against the earlier one".into(),
+        ours: format!("{now:.0}"),
+        reference: format!("earlier build {then:.0}"),
+        ratio: format!("{:.2}×", now / then),
+        target: "must not drop".into(),
+    });
+}
+
+/// Connections at once in the memory row.
+const BURST: usize = 3000;
+
+/// Peak memory of ws-pmu next to pmu's, each under the whole hostile
+/// battery with `BURST` connections at once. (With a thread per
+/// connection, ws-pmu took 29.5 MiB here.)
+fn burst_memory(rows: &mut Vec<Row>) {
+    raise_open_file_limit();
+    let peak = |exe: &Path, server: &str, transport: Transport| {
+        let pmu = quiet_from(exe, &[server, "--command-timeout", "1"]);
+        let battery = Battery {
+            addr: pmu.addr,
+            transport,
+            count: 15,
+            command_timeout: Duration::from_secs(1),
+            burst: BURST,
+            udp: None,
+        };
+        let (cases, watch) = battery.run();
+        for case in cases {
+            assert!(
+                case.outcome.is_ok(),
+                "{server}: {}: {:?}",
+                case.what,
+                case.outcome
+            );
+        }
+        assert!(watch.failures.is_empty(), "{server}: {:?}", watch.failures);
+        peak_rss_kib(pmu.child.id()) as f64 / 1024.0
+    };
+    let tcp = peak(&pmulab(), "pmu", Transport::Tcp);
+    let ws = peak(&pmulab(), "ws-pmu", Transport::Ws);
+    let earlier = earlier_build().map(|exe| peak(&exe, "ws-pmu", Transport::Ws));
+    rows.push(Row {
+        name: format!("peak memory, hostile battery with {BURST} connections at once"),
+        ours: format!("ws-pmu {ws:.1} MiB"),
+        reference: match earlier {
+            Some(then) => format!("pmu {tcp:.1} MiB; earlier ws-pmu {then:.1} MiB"),
+            None => format!("pmu {tcp:.1} MiB"),
+        },
+        ratio: match earlier {
+            Some(then) => format!("{:.2}× pmu; {:.2}× earlier", ws / tcp, ws / then),
+            None => format!("{:.2}× pmu", ws / tcp),
+        },
+        target: "ws-pmu ≤ 2× pmu".into(),
     });
 }
 

@@ -80,10 +80,7 @@ impl Battery {
                     break;
                 }
                 // Waiting for the next byte's turn, see whether the server spoke.
-                let _ = conn.tcp().set_read_timeout(Some(gap));
-                let spoke = conn.tcp().peek(&mut [0u8; 1]).is_ok();
-                let _ = conn.tcp().set_read_timeout(Some(IO_LIMIT));
-                if spoke {
+                if conn.spoke_within(gap) {
                     spoke_after = sent + 1;
                     spoke_at = start.elapsed();
                     break;

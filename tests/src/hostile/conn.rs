@@ -4,6 +4,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use super::IO_LIMIT;
 
 /// What the server sent back to one connection.
 #[derive(Debug, Default)]
@@ -63,6 +66,50 @@ impl Conn {
             Conn::Tcp(s) | Conn::Ws(s) | Conn::Raw(s) => s,
             Conn::Tls(t) => &t.sock,
         }
+    }
+
+    /// Whether the server says something (or closes) within `wait`, without
+    /// taking it from the reply. Over TLS, records that carry no data (the
+    /// session tickets after a handshake) are not the server speaking.
+    pub(super) fn spoke_within(&mut self, wait: Duration) -> bool {
+        let spoke = match self {
+            Conn::Tcp(s) | Conn::Ws(s) | Conn::Raw(s) => {
+                let _ = s.set_read_timeout(Some(wait));
+                s.peek(&mut [0u8; 1]).is_ok()
+            }
+            Conn::Tls(t) => {
+                let deadline = Instant::now() + wait;
+                loop {
+                    let state = match t.conn.process_new_packets() {
+                        Ok(state) => state,
+                        Err(_) => break true,
+                    };
+                    if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() {
+                        break true;
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break false;
+                    }
+                    let _ = t.sock.set_read_timeout(Some(left));
+                    match t.conn.read_tls(&mut t.sock) {
+                        Ok(0) => break true,
+                        Ok(_) => {}
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            break false;
+                        }
+                        Err(_) => break true,
+                    }
+                }
+            }
+        };
+        let _ = self.tcp().set_read_timeout(Some(IO_LIMIT));
+        spoke
     }
 
     /// The bytes that carry `command` on this connection.
