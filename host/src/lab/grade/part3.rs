@@ -50,16 +50,21 @@ fn run_by_name(
 
 /// Judges a run from the requests the PMU received and what was printed.
 /// `waited`: the program ran until it was stopped (it did not give up).
-fn judge(requests: &[RequestSeen], stdout: &str, family: &str, waited: bool) -> Result<(), String> {
+fn judge(
+    requests: &[RequestSeen],
+    stdout: &str,
+    schedule: FamilySchedule,
+    waited: bool,
+) -> Result<(), String> {
     let valid: Vec<&RequestSeen> = requests
         .iter()
         .filter(|r| r.fate != Fate::Malformed)
         .collect();
     if valid.is_empty() {
         let malformed = requests.len();
-        let only = match family {
-            "4" => Some("IPv4"),
-            "6" => Some("IPv6"),
+        let only = match schedule {
+            FamilySchedule::Only(Family::V4) => Some("IPv4"),
+            FamilySchedule::Only(Family::V6) => Some("IPv6"),
             _ => None,
         };
         return Err(match (malformed, only, waited) {
@@ -164,10 +169,10 @@ pub fn grade(report: &mut Report, program: &Program, scratch: &Path) -> Result<(
         "127.0.0.1 pmu.lab localhost\n::1 pmu.lab localhost\n",
     )
     .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", hosts.display())))?;
-    for (family, what, schedule) in [
-        ("4", "IPv4 only", FamilySchedule::Only(Family::V4)),
-        ("6", "IPv6 only", FamilySchedule::Only(Family::V6)),
-        ("both", "both families", FamilySchedule::Both),
+    for (what, schedule) in [
+        ("IPv4 only", FamilySchedule::Only(Family::V4)),
+        ("IPv6 only", FamilySchedule::Only(Family::V6)),
+        ("both families", FamilySchedule::Both),
     ] {
         for loss in [0.0, 0.5] {
             let pmu = ResetWitness::start(schedule, loss)?;
@@ -182,7 +187,7 @@ pub fn grade(report: &mut Report, program: &Program, scratch: &Path) -> Result<(
                 run_by_name(program, &pmu.port().to_string(), &hosts, &complete)?;
             let requests = pmu.requests();
             let answered = requests.iter().any(|r| matches!(r.fate, Fate::Answered(_)));
-            let verdict = judge(&requests, &ran.stdout, family, ran.was_stopped());
+            let verdict = judge(&requests, &ran.stdout, schedule, ran.was_stopped());
             let mut check = Check::of(format!("server on {what}, loss {loss}"), &ran, verdict);
             if answered {
                 check = check.delivered();
@@ -214,21 +219,23 @@ mod tests {
 
     #[test]
     fn the_printed_offset_must_be_one_the_pmu_sent() {
+        const V4: FamilySchedule = FamilySchedule::Only(Family::V4);
+        const V6: FamilySchedule = FamilySchedule::Only(Family::V6);
         let answered = [
             request(0, Family::V4, Fate::Lost),
             request(1000, Family::V4, Fate::Answered(7)),
         ];
-        assert_eq!(judge(&answered, "OFFSET=7\n", "4", false), Ok(()));
+        assert_eq!(judge(&answered, "OFFSET=7\n", V4, false), Ok(()));
         assert!(
-            judge(&answered, "OFFSET=5\n", "4", false)
+            judge(&answered, "OFFSET=5\n", V4, false)
                 .is_err_and(|e| e.contains("answered OFFSET=7"))
         );
-        assert!(judge(&answered, "", "4", false).is_err_and(|e| e.contains("printed no")));
+        assert!(judge(&answered, "", V4, false).is_err_and(|e| e.contains("printed no")));
         // A program that asked nothing cannot pass by printing.
-        assert!(judge(&[], "OFFSET=7\n", "6", true).is_err_and(|e| e.contains("both")));
-        assert!(judge(&[], "OFFSET=7\n", "6", false).is_err_and(|e| e.ends_with("no request")));
+        assert!(judge(&[], "OFFSET=7\n", V6, true).is_err_and(|e| e.contains("both")));
+        assert!(judge(&[], "OFFSET=7\n", V6, false).is_err_and(|e| e.ends_with("no request")));
         let lost = [request(0, Family::V6, Fate::Lost)];
-        assert!(judge(&lost, "", "6", false).is_err_and(|e| e.contains("ask again")));
+        assert!(judge(&lost, "", V6, false).is_err_and(|e| e.contains("ask again")));
     }
 
     #[test]
