@@ -5,6 +5,7 @@
 //! subcommand) → `cli` (typed arguments), `lab` (CA, launching, grader) and
 //! `net` (stacks, serve loop) → `ui` (failures, log, output).
 
+mod analysis;
 mod cli;
 mod cmd;
 mod lab;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Grade(args) => cmd::grade::run(args),
         Command::Demo => cmd::demo::run(),
+        Command::Capture(args) => cmd::capture::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::ResetPmu(args) => cmd::reset_pmu::run(args, &log),
         Command::Receiver(args) => cmd::multicast::receiver(args, &log),

@@ -588,3 +588,39 @@ pub struct ManArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The interface to capture on (the lab's traffic is on loopback).
+    #[arg(long, default_value = "lo", value_name = "NAME")]
+    pub iface: String,
+    /// A port whose traffic to show (repeat for more) [default: the lab's: 5002 5003 5004 5006 5443 10505].
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    /// Also write what was captured to this pcapng file (Wireshark and tshark open it).
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        conflicts_with = "read"
+    )]
+    pub write: Option<PathBuf>,
+    /// Read a saved pcap or pcapng file instead of capturing.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+    /// Print only the summary: the answers to the lab's questions.
+    #[arg(long)]
+    pub summary: bool,
+    /// One JSON object per packet instead of a line (then the summary as text on stderr).
+    #[arg(long, conflicts_with = "summary")]
+    pub json: bool,
+    /// Put this TLS key log (SSLKEYLOGFILE format) in the pcapng file too.
+    #[arg(long, value_name = "FILE", conflicts_with = "read")]
+    pub keylog: Option<PathBuf>,
+    /// Stop after this many seconds (without a command: until Ctrl-C).
+    #[arg(long, value_name = "SECONDS", value_parser = values::seconds, conflicts_with = "read")]
+    pub duration: Option<Duration>,
+    /// The command to run while capturing; the capture stops when it ends.
+    #[arg(last = true, value_name = "COMMAND", conflicts_with = "read")]
+    pub command: Vec<String>,
+}

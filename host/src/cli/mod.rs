@@ -169,6 +169,23 @@ complete) and errors by kind. It stops at --sessions or --duration, whichever co
     )]
     Load(LoadArgs),
 
+    /// See the lab's packets: capture them (or read a pcap) and tell what each means in the lab's terms.
+    #[command(
+        after_help = "Examples:\n  sudo pmulab capture -- pmulab pdc 127.0.0.1 5003 CMD_short:0\n  \
+sudo pmulab capture --summary -- pmulab pdc 127.0.0.1 5003 CMD_short:1\n  \
+sudo pmulab capture -w part5.pcapng -- pmulab secure-pdc CMD_short:0 ca.crt --port 5443\n  \
+pmulab capture -r board.pcap\n  pmulab capture -r part2.pcapng --json | jq .meaning\n\n\
+One line per packet — time, addresses, TCP flags with relative seq/ack, length, window — and \
+what it means for the lab: the handshake and teardown, pure ACKs, which messages a segment \
+carries (glued or split), floodme byte ranges, RESET/OFFSET with losses, multicast TTL and ids, \
+the TLS handshake and certificates, WebSocket frames and messages. Then a summary that answers \
+the lab's questions. Capturing uses a packet socket: root or CAP_NET_RAW \
+(`sudo setcap cap_net_raw+ep $(command -v pmulab)`). With -- COMMAND, the command's output goes \
+to standard error and the dissection to standard output; pmulab's TLS sessions in it log their \
+secrets, and -w puts them in the file, so Wireshark shows them decrypted."
+    )]
+    Capture(CaptureArgs),
+
     /// Walk through parts 1-6 locally, saying what to notice; exits 0 when every part worked.
     #[command(after_help = "Example:\n  pmulab demo\n\n\
 Runs each part's servers and clients on loopback, on free ports, and shows what the part \

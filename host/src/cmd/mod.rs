@@ -6,6 +6,7 @@
 
 pub mod basics;
 pub mod ca;
+pub mod capture;
 pub mod demo;
 pub mod docs;
 pub mod grade;

@@ -220,3 +220,38 @@ impl PdcOutput for StdoutReply {
         self.out.flush()
     }
 }
+
+/// `bad certificate` from rustls's `BadCertificate`, `unknown CA` from `UnknownCA`.
+pub fn words(camel: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut previous_lower = false;
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() && previous_lower || words.is_empty() {
+            words.push(String::new());
+        }
+        if let Some(word) = words.last_mut() {
+            word.push(c);
+        }
+        previous_lower = c.is_ascii_lowercase();
+    }
+    let spoken: Vec<String> = words
+        .into_iter()
+        .map(
+            |w| match w.chars().filter(char::is_ascii_uppercase).count() > 1 {
+                true => w,
+                false => w.to_ascii_lowercase(),
+            },
+        )
+        .collect();
+    spoken.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_read_as_words() {
+        assert_eq!(super::words("BadCertificate"), "bad certificate");
+        assert_eq!(super::words("UnknownCA"), "unknown CA");
+        assert_eq!(super::words("HandshakeFailure"), "handshake failure");
+    }
+}

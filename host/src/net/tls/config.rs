@@ -108,11 +108,12 @@ pub fn server(certificate: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         )));
     }
     let certified = Arc::new(CertifiedKey::new(certs, signing_key));
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(TlsConfigError::Tls)?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(OneCertificate(certified)));
+    config.key_log = key_log();
     Ok(Arc::new(config))
 }
 
@@ -179,7 +180,15 @@ pub fn client(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.enable_sni = server_name.is_some();
+    config.key_log = key_log();
     Ok((Arc::new(config), name))
+}
+
+/// Session secrets go to `$SSLKEYLOGFILE` when it is set (as curl, browsers
+/// and Python's ssl do), so Wireshark can decrypt a capture; otherwise
+/// nowhere.
+fn key_log() -> Arc<dyn rustls::KeyLog> {
+    Arc::new(rustls::KeyLogFile::new())
 }
 
 /// Verifies the chain to a trusted CA, validity dates and signatures, and

@@ -25,6 +25,7 @@ pub mod config;
 pub mod verify;
 
 use super::stack::{NetError, StdSocket, StdStack};
+use crate::ui::output::words;
 
 /// Plaintext rustls may hold per connection before `send` says "would block".
 const BUFFER_LIMIT: usize = 256 * 1024;
@@ -136,31 +137,6 @@ pub fn describe_tls_error(e: &rustls::Error) -> String {
         }
         other => other.to_string(),
     }
-}
-
-/// `bad certificate` from rustls's `BadCertificate`, `unknown CA` from `UnknownCA`.
-fn words(camel: &str) -> String {
-    let mut words: Vec<String> = Vec::new();
-    let mut previous_lower = false;
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() && previous_lower || words.is_empty() {
-            words.push(String::new());
-        }
-        if let Some(word) = words.last_mut() {
-            word.push(c);
-        }
-        previous_lower = c.is_ascii_lowercase();
-    }
-    let spoken: Vec<String> = words
-        .into_iter()
-        .map(
-            |w| match w.chars().filter(char::is_ascii_uppercase).count() > 1 {
-                true => w,
-                false => w.to_ascii_lowercase(),
-            },
-        )
-        .collect();
-    spoken.join(" ")
 }
 
 /// `banana` from webpki's `DnsName("banana")`; other names as they are.
@@ -518,15 +494,5 @@ impl Park for TlsStack {
             }
         }
         self.inner.park(deadline);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn alert_names_read_as_words() {
-        assert_eq!(super::words("BadCertificate"), "bad certificate");
-        assert_eq!(super::words("UnknownCA"), "unknown CA");
-        assert_eq!(super::words("HandshakeFailure"), "handshake failure");
     }
 }
