@@ -15,14 +15,14 @@ use pmulab_tests::*;
 static ONE_BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn require_tools() {
-    for tool in ["qemu-system-arm", "arm-none-eabi-size", "unshare"] {
+    for tool in ["qemu-system-arm", "arm-none-eabi-size", "unshare", "tshark"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
             .unwrap();
         assert!(
             found.status.success(),
-            "{tool} is missing: apt-get install qemu-system-arm binutils-arm-none-eabi"
+            "{tool} is missing: apt-get install qemu-system-arm binutils-arm-none-eabi tshark"
         );
     }
 }
@@ -105,6 +105,58 @@ wait
     assert!(
         pcap_bytes.len() > 60_000,
         "the capture holds the traffic, flood included"
+    );
+    // `pmulab capture` reads the board's pcap: as many TCP and UDP packets
+    // of the lab's ports as tshark finds, every segment's length agreeing.
+    let mut cmd = pmulab_cmd(["capture", "--json", "-r"]);
+    cmd.arg(&pcap);
+    let ours = run(cmd, Duration::from_secs(60));
+    assert_eq!(ours.code(), 0, "{ours:?}");
+    let ours: Vec<serde_json::Value> = ours
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut tshark = Command::new("tshark");
+    tshark.arg("-r").arg(&pcap).args([
+        "-Y",
+        "tcp.port==5003 || udp.port==5004",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "tcp.len",
+    ]);
+    let theirs = run(tshark, Duration::from_secs(60));
+    assert_eq!(theirs.code(), 0, "{theirs:?}");
+    let theirs: Vec<(u64, String)> = theirs
+        .stdout
+        .lines()
+        .map(|l| {
+            let (n, len) = l.split_once('\t').unwrap_or((l, ""));
+            (n.parse().unwrap(), len.to_string())
+        })
+        .collect();
+    assert_eq!(ours.len(), theirs.len(), "lab packets in the board's pcap");
+    for (record, (number, len)) in ours.iter().zip(&theirs) {
+        assert_eq!(record["number"].as_u64(), Some(*number));
+        if let Some(ours_len) = record["tcp"]["len"].as_u64() {
+            assert_eq!(ours_len.to_string(), *len, "frame {number}");
+        }
+    }
+    let meanings: Vec<String> = ours
+        .iter()
+        .flat_map(|r| r["meaning"].as_array().cloned().unwrap_or_default())
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    assert!(
+        meanings.iter().any(|m| m == "command CMD_floodme"),
+        "{meanings:?}"
+    );
+    assert!(
+        meanings.iter().any(|m| m.starts_with("OFFSET=")),
+        "{meanings:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
