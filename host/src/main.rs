@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Command::Reset(args) => cmd::reset::run(args, &log),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Grade(args) => cmd::grade::run(args),
-        Command::Demo => cmd::demo::run(),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Capture(args) => cmd::capture::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::ResetPmu(args) => cmd::reset_pmu::run(args, &log),

@@ -694,3 +694,21 @@ fn without_the_capability_it_says_both_remedies() {
         out.stderr
     );
 }
+
+#[test]
+fn the_demo_shows_each_part_s_packets() {
+    require_capture();
+    let out = run(pmulab_cmd(["demo", "--packets"]), Duration::from_secs(120));
+    assert_eq!(out.code(), 0, "{out:?}");
+    for seen in [
+        "the client sends 48 bytes",
+        "command CMD_short:0",
+        "RESET:20 request #1 over IPv4",
+        "multicast to group 239.255.7.7",
+        "ClientHello: offers TLS 1.3, TLS 1.2",
+        "frame: continuation, FIN, unmasked",
+        "6 of 6 parts worked.",
+    ] {
+        assert!(out.stdout.contains(seen), "{seen:?} in:\n{}", out.stdout);
+    }
+}

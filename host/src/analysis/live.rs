@@ -323,3 +323,44 @@ fn timestamp(msg: &libc::msghdr) -> Option<Duration> {
     }
     None
 }
+
+/// A capture running in its own thread, for a caller that does other
+/// work meanwhile (`pmulab demo --packets`).
+#[derive(Debug)]
+pub struct Recording {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(Vec<CapturedFrame>, u64)>,
+}
+
+/// The most frames a background recording keeps.
+const RECORDING_LIMIT: usize = 100_000;
+
+impl Recording {
+    /// Starts capturing on `interface`; the socket is open when this returns.
+    pub fn start(interface: &str) -> Result<Recording, CaptureError> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut capture = LiveCapture::open(interface, 262_144)?;
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut frames = Vec::new();
+            while !stopped.load(Ordering::Relaxed) && frames.len() < RECORDING_LIMIT {
+                match capture.next(Duration::from_millis(20)) {
+                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(None) => {}
+                    Err(_) => break,
+                }
+            }
+            let drops = capture.drops();
+            (frames, drops)
+        });
+        Ok(Recording { stop, thread })
+    }
+
+    /// Stops after `grace` (the last ACKs and FINs); the frames and the drops.
+    pub fn stop(self, grace: Duration) -> (Vec<CapturedFrame>, u64) {
+        std::thread::sleep(grace);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}

@@ -624,3 +624,10 @@ pub struct CaptureArgs {
     #[arg(last = true, value_name = "COMMAND", conflicts_with = "read")]
     pub command: Vec<String>,
 }
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Also show each part's packets, as `pmulab capture` tells them (needs root or CAP_NET_RAW).
+    #[arg(long)]
+    pub packets: bool,
+}

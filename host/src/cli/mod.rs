@@ -191,8 +191,10 @@ secrets, and -w puts them in the file, so Wireshark shows them decrypted."
 Runs each part's servers and clients on loopback, on free ports, and shows what the part \
 teaches: a stream without message boundaries, glued and split messages, retransmission \
 under loss, multicast, a verified TLS session with a certificate signed as the course did, \
-WebSocket messages and frames. Exit status 0 when every part worked.")]
-    Demo,
+WebSocket messages and frames. Exit status 0 when every part worked. --packets also \
+captures each part's traffic on loopback and shows its short dissection (as `pmulab capture` \
+does; it needs root or CAP_NET_RAW).")]
+    Demo(DemoArgs),
 
     /// Part 1: print every UDP datagram received on a port.
     #[command(after_help = "Examples:\n  pmulab udp-receiver 5000\n  \

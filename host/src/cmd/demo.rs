@@ -3,11 +3,80 @@
 
 use std::time::Duration;
 
+use crate::analysis::dissect::{Dissector, Ports};
+use crate::analysis::live::{LiveCapture, Recording};
+use crate::analysis::packet::{self, LinkType};
+use crate::cli::DemoArgs;
 use crate::lab::launch::{Finished, Launched, run_self};
 use crate::ui::failure::Failure;
 use crate::ui::output::say;
 
 const LIMIT: Duration = Duration::from_secs(30);
+
+/// Lines of dissection shown per part; the summary follows.
+const SHOWN_PACKETS: usize = 12;
+
+/// Captures a part's traffic when `--packets` asked for it.
+struct Packets(Option<Recording>);
+
+impl Packets {
+    fn start(wanted: bool) -> Result<Packets, Failure> {
+        match wanted {
+            false => Ok(Packets(None)),
+            true => Recording::start("lo")
+                .map(|r| Packets(Some(r)))
+                .map_err(|e| Failure::runtime(format!("--packets: {e}"))),
+        }
+    }
+
+    /// Shows what was captured on `ports`: the telling packets, then the summary.
+    fn show(self, ports: Ports) -> Result<(), Failure> {
+        let Some(recording) = self.0 else {
+            return Ok(());
+        };
+        let (frames, drops) = recording.stop(Duration::from_millis(150));
+        let mut dissector = Dissector::new(ports);
+        let mut shown = 0;
+        let mut hidden = 0;
+        for frame in &frames {
+            let Ok(Some(packet)) =
+                packet::decode(LinkType::Ethernet, frame.time, &frame.data, frame.wire_len)
+            else {
+                continue;
+            };
+            if !dissector.is_lab(&packet) {
+                continue;
+            }
+            let Some(record) = dissector.handle_packet(&packet) else {
+                continue;
+            };
+            let routine = record.meaning.is_empty() || record.meaning == ["pure ACK"];
+            match (routine, shown < SHOWN_PACKETS) {
+                (false, true) => {
+                    say!("    {record}")?;
+                    shown += 1;
+                }
+                _ => hidden += 1,
+            }
+        }
+        if hidden > 0 {
+            say!("    … and {hidden} more packets (`pmulab capture` shows them all)")?;
+        }
+        let summary = dissector.summary().to_string();
+        for line in summary.lines() {
+            say!("    | {line}")?;
+        }
+        if drops > 0 {
+            say!("    | {drops} packets dropped by the kernel")?;
+        }
+        Ok(())
+    }
+}
+
+/// A port the demo's own server printed.
+fn number(port: &str) -> u16 {
+    port.parse().unwrap_or(0)
+}
 
 fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -48,7 +117,17 @@ fn part(title: &str, body: impl FnOnce() -> Result<String, Failure>) -> Result<b
 }
 
 /// Runs every part; exits 0 when all worked.
-pub fn run() -> Result<(), Failure> {
+pub fn run(options: DemoArgs) -> Result<(), Failure> {
+    if options.packets {
+        // Say it before anything runs, with what to do.
+        LiveCapture::open("lo", 64).map_err(|e| {
+            Failure::runtime(match e.advice() {
+                Some(advice) => format!("--packets: {e}: {advice}"),
+                None => format!("--packets: {e}"),
+            })
+        })?;
+    }
+    let packets = options.packets;
     say!("pmulab demo: the socket-programming lab, parts 1 to 6, on this machine")?;
     let results = [
         part(
@@ -60,11 +139,13 @@ pub fn run() -> Result<(), Failure> {
                     "listening on",
                 )?;
                 let sentence = "The PMU measures the grid, the PDC concentrates.";
+                let watch = Packets::start(packets)?;
                 let f = run_self(&args(&["echo-client", "127.0.0.1", &port, sentence]), LIMIT)?;
                 ok(&f, "the echo client")?;
                 for line in f.stdout.lines() {
                     say!("    {line}")?;
                 }
+                watch.show(Ports::only(&[]).with_echo(number(&port)))?;
                 Ok(format!(
                     "{} bytes came back in {} pieces: a stream has no message boundaries",
                     sentence.len(),
@@ -76,6 +157,7 @@ pub fn run() -> Result<(), Failure> {
             "Part 2 — PMU/PDC over TCP: messages glued and split by the stream",
             || {
                 let (_pmu, port) = start("TCP PMU", &["pmu", "--port", "0"], "listening on")?;
+                let watch = Packets::start(packets)?;
                 let f = run_self(
                     &args(&[
                         "pdc",
@@ -102,6 +184,7 @@ pub fn run() -> Result<(), Failure> {
                 {
                     say!("    {line}")?;
                 }
+                watch.show(Ports::only(&[number(&port)]))?;
                 Ok(format!(
                     "{} messages arrived in {reads} reads of at most 40 bytes, split inside messages; the PDC printed them one per line",
                     f.stdout.lines().count()
@@ -116,6 +199,7 @@ pub fn run() -> Result<(), Failure> {
                     &["reset-pmu", "--port", "0", "--loss", "0.4"],
                     "listening on",
                 )?;
+                let watch = Packets::start(packets)?;
                 let f = run_self(
                     &args(&[
                         "reset",
@@ -129,6 +213,7 @@ pub fn run() -> Result<(), Failure> {
                     LIMIT,
                 )?;
                 ok(&f, "the reset client")?;
+                watch.show(Ports::only(&[number(&port)]))?;
                 let estimate = f
                     .stdout
                     .lines()
@@ -148,12 +233,14 @@ pub fn run() -> Result<(), Failure> {
                     &["receiver", "239.255.7.7", "17505", "--max-messages", "3"],
                     "listening on",
                 )?;
+                let watch = Packets::start(packets)?;
                 let f = run_self(
                     &args(&["bot", "239.255.7.7", "17505", "builtin", "0.05", "--once"]),
                     LIMIT,
                 )?;
                 ok(&f, "the bot")?;
                 std::thread::sleep(Duration::from_millis(300));
+                watch.show(Ports::only(&[17505]))?;
                 let done = receiver.exited().is_some_and(|s| s.success());
                 match done {
                 true => Ok("the receiver joined 239.255.7.7 on the loopback interface and got the bot's datagrams (id `swcmTV` + a line)".into()),
@@ -203,6 +290,7 @@ pub fn run() -> Result<(), Failure> {
                     ],
                     "listening on",
                 )?;
+                let watch = Packets::start(packets)?;
                 let f = run_self(
                     &args(&[
                         "secure-pdc",
@@ -214,6 +302,7 @@ pub fn run() -> Result<(), Failure> {
                     LIMIT,
                 )?;
                 ok(&f, "the TLS PDC")?;
+                watch.show(Ports::only(&[number(&port)]))?;
                 let _ = std::fs::remove_dir_all(&dir);
                 Ok(format!(
                     "{} messages over TLS, after the chain verified against the CA (the name, as in the course, not checked)",
@@ -232,8 +321,10 @@ pub fn run() -> Result<(), Failure> {
                 let url = format!("ws://127.0.0.1:{port}/");
                 let f = run_self(&args(&["pdc", &url, "CMD_short:0"]), LIMIT)?;
                 ok(&f, "the WebSocket PDC")?;
+                let watch = Packets::start(packets)?;
                 let flood = run_self(&args(&["pdc", &url, "CMD_floodme", "--trace"]), LIMIT)?;
                 ok(&flood, "the WebSocket PDC")?;
+                watch.show(Ports::only(&[number(&port)]))?;
                 let frames = flood
                     .stderr
                     .lines()

@@ -43,9 +43,13 @@ impl Side {
     }
 }
 
-/// The ports whose traffic is the lab's.
+/// The ports whose traffic is the lab's, and which of them are part 1's
+/// echo servers (their bytes are not commands).
 #[derive(Debug, Clone)]
-pub struct Ports(BTreeSet<u16>);
+pub struct Ports {
+    all: BTreeSet<u16>,
+    echo: BTreeSet<u16>,
+}
 
 /// Part 1's echo server (the handout's Code C).
 pub const ECHO_PORT: u16 = 5002;
@@ -53,28 +57,44 @@ pub const ECHO_PORT: u16 = 5002;
 impl Ports {
     /// The lab's own ports: echo, TCP, UDP reset, WebSocket, TLS, multicast.
     pub fn lab() -> Ports {
-        Ports(BTreeSet::from([
-            ECHO_PORT,
-            lab::TCP_PMU_PORT,
-            lab::UDP_RESET_PORT,
-            lab::WS_PMU_PORT,
-            lab::TLS_PMU_PORT,
-            lab::MULTICAST_PORT,
-        ]))
+        Ports {
+            all: BTreeSet::from([
+                ECHO_PORT,
+                lab::TCP_PMU_PORT,
+                lab::UDP_RESET_PORT,
+                lab::WS_PMU_PORT,
+                lab::TLS_PMU_PORT,
+                lab::MULTICAST_PORT,
+            ]),
+            echo: BTreeSet::from([ECHO_PORT]),
+        }
     }
 
-    /// Exactly these ports.
+    /// Exactly these ports (5002 among them is the echo server's).
     pub fn only(ports: &[u16]) -> Ports {
-        Ports(ports.iter().copied().collect())
+        let all: BTreeSet<u16> = ports.iter().copied().collect();
+        let echo = all.iter().copied().filter(|&p| p == ECHO_PORT).collect();
+        Ports { all, echo }
+    }
+
+    /// `port` is an echo server's.
+    pub fn with_echo(mut self, port: u16) -> Ports {
+        self.all.insert(port);
+        self.echo.insert(port);
+        self
     }
 
     pub fn contains(&self, port: u16) -> bool {
-        self.0.contains(&port)
+        self.all.contains(&port)
+    }
+
+    pub fn is_echo(&self, port: u16) -> bool {
+        self.echo.contains(&port)
     }
 
     /// As a list for messages.
     pub fn list(&self) -> String {
-        self.0
+        self.all
             .iter()
             .map(u16::to_string)
             .collect::<Vec<_>>()

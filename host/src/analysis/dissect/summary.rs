@@ -198,29 +198,54 @@ impl Summary {
             }
             sections.push(lines);
         }
+        // A few clients one by one; many (the lab's experiment) in sum.
+        let mut servers: Vec<std::net::SocketAddr> = Vec::new();
         for r in &udp.resets {
-            let offsets: Vec<String> = r.offsets.iter().map(|o| format!("OFFSET={o}")).collect();
-            sections.push(vec![
-                format!(
-                    "UDP {} → {} ({}): reset",
-                    r.client,
-                    r.server,
-                    match r.client {
-                        std::net::SocketAddr::V4(_) => "IPv4",
-                        std::net::SocketAddr::V6(_) => "IPv6",
-                    }
-                ),
-                format!(
-                    "  {}, {}{}; {} without an answer before the next",
-                    plural(u64::from(r.requests), "request", "requests"),
-                    plural(u64::from(r.answers), "answer", "answers"),
-                    match offsets.is_empty() {
-                        true => String::new(),
-                        false => format!(" ({})", offsets.join(", ")),
-                    },
-                    r.unanswered
-                ),
-            ]);
+            if !servers.contains(&r.server) {
+                servers.push(r.server);
+            }
+        }
+        for server in servers {
+            let clients: Vec<_> = udp.resets.iter().filter(|r| r.server == server).collect();
+            let family = match server {
+                std::net::SocketAddr::V4(_) => "IPv4",
+                std::net::SocketAddr::V6(_) => "IPv6",
+            };
+            if clients.len() > 3 {
+                let requests: u32 = clients.iter().map(|r| r.requests).sum();
+                let answers: u32 = clients.iter().map(|r| r.answers).sum();
+                let unanswered: u32 = clients.iter().map(|r| r.unanswered).sum();
+                let share = match requests {
+                    0 => 0.0,
+                    n => 100.0 * f64::from(unanswered) / f64::from(n),
+                };
+                sections.push(vec![
+                    format!("UDP resets to {server} ({family}): {} clients", clients.len()),
+                    format!(
+                        "  {}, {}; {unanswered} requests ({share:.0} %) got no answer before the next",
+                        plural(u64::from(requests), "request", "requests"),
+                        plural(u64::from(answers), "answer", "answers"),
+                    ),
+                ]);
+                continue;
+            }
+            for r in clients {
+                let offsets: Vec<String> =
+                    r.offsets.iter().map(|o| format!("OFFSET={o}")).collect();
+                sections.push(vec![
+                    format!("UDP {} → {} ({family}): reset", r.client, r.server),
+                    format!(
+                        "  {}, {}{}; {} without an answer before the next",
+                        plural(u64::from(r.requests), "request", "requests"),
+                        plural(u64::from(r.answers), "answer", "answers"),
+                        match offsets.is_empty() {
+                            true => String::new(),
+                            false => format!(" ({})", offsets.join(", ")),
+                        },
+                        r.unanswered
+                    ),
+                ]);
+            }
         }
         for m in &udp.multicast {
             let ttls: Vec<String> = m.ttls.iter().map(u8::to_string).collect();

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use super::pmu::PmuReader;
 use super::tls::TlsReader;
 use super::ws::WsReader;
-use super::{ECHO_PORT, Ports, Record, Side};
+use super::{Ports, Record, Side};
 use crate::analysis::packet::{Flags, Packet, Segment};
 
 /// A segment's header as shown.
@@ -92,6 +92,8 @@ pub struct TcpStats {
 pub struct Conversation {
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The server is part 1's echo server.
+    echo: bool,
     dirs: [Direction; 2],
     /// The SYN-ACK was seen; the next pure ACK from the client completes the handshake.
     awaiting_third: bool,
@@ -128,7 +130,11 @@ impl Conversations {
             Some(i) => i,
             None => {
                 let (client, server) = who_is_client(packet, segment, ports);
-                self.list.push(Conversation::new(client, server));
+                self.list.push(Conversation::new(
+                    client,
+                    server,
+                    ports.is_echo(server.port()),
+                ));
                 let i = self.list.len() - 1;
                 self.index.insert((client, server), i);
                 self.index.insert((server, client), i);
@@ -160,10 +166,11 @@ fn who_is_client(packet: &Packet, segment: &Segment, ports: &Ports) -> (SocketAd
 }
 
 impl Conversation {
-    fn new(client: SocketAddr, server: SocketAddr) -> Conversation {
+    fn new(client: SocketAddr, server: SocketAddr, echo: bool) -> Conversation {
         Conversation {
             client,
             server,
+            echo,
             dirs: [Direction::default(), Direction::default()],
             awaiting_third: false,
             reader: Reader::Unknown,
@@ -180,7 +187,7 @@ impl Conversation {
     pub fn names(&self) -> (&'static str, &'static str) {
         match &self.reader {
             Reader::Pmu(r) if r.is_echo() => ("client", "echo server"),
-            Reader::Unknown if self.server.port() == ECHO_PORT => ("client", "echo server"),
+            Reader::Unknown if self.echo => ("client", "echo server"),
             _ => ("PDC", "PMU"),
         }
     }
@@ -321,12 +328,12 @@ impl Conversation {
             self.reader = match data.first() {
                 Some(0x16) => Reader::Tls(Box::default()),
                 _ if data.starts_with(b"GET ") => Reader::Ws(Box::default()),
-                _ => Reader::Pmu(Box::new(PmuReader::new(self.server.port() == ECHO_PORT))),
+                _ => Reader::Pmu(Box::new(PmuReader::new(self.echo))),
             };
         }
         if matches!(self.reader, Reader::Unknown) {
             // The server spoke first: not a lab protocol pmulab knows.
-            self.reader = Reader::Pmu(Box::new(PmuReader::new(self.server.port() == ECHO_PORT)));
+            self.reader = Reader::Pmu(Box::new(PmuReader::new(self.echo)));
         }
         let index = side.index();
         match &mut self.reader {
