@@ -265,7 +265,11 @@ mod tests {
     }
 
     fn written(secrets: &[u8]) -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!("pmulab-file-test-{}", std::process::id()));
+        // One directory a call: tests run in parallel.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("pmulab-file-test-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join(format!("t{}.pcapng", secrets.len()));
         let mut w = PcapngWriter::create(&path).expect("create");
