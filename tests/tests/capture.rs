@@ -115,6 +115,23 @@ fn tshark(file: &Path, fields: &[&str], extra: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A JSON array of numbers as strings.
+fn listed(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| a.iter().map(Value::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// tshark's aggregated field as a list.
+fn split(field: &str) -> Vec<String> {
+    field
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn num(s: &str) -> u64 {
     match s.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).unwrap(),
@@ -310,19 +327,12 @@ fn part_5_handshakes_agree_with_tshark_and_pmulab_s_sessions_decrypt_in_it() {
         &["-o", "tls.keylog_file:"],
     );
     for (row, record) in theirs.iter().zip(&ours) {
-        let ours: Vec<String> = record["tls_handshake"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-        let theirs: Vec<String> = row[1]
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        assert_eq!(ours, theirs, "handshake types, frame {}", row[0]);
+        assert_eq!(
+            listed(&record["tls_handshake"]),
+            split(&row[1]),
+            "handshake types, frame {}",
+            row[0]
+        );
     }
     let text = summary(&file, &pmu.port());
     assert!(text.contains("TLS: TLS 1.2 with"), "{text}");
@@ -376,20 +386,9 @@ fn part_5_handshakes_agree_with_tshark_and_pmulab_s_sessions_decrypt_in_it() {
         &[],
     );
     for (row, record) in theirs.iter().zip(&ours) {
-        let mut types: Vec<String> = row
-            .iter()
-            .flat_map(|f| f.split(','))
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let mut types: Vec<String> = row.iter().flat_map(|f| split(f)).collect();
         types.sort();
-        let mut ours: Vec<String> = record["tls_records"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
+        let mut ours = listed(&record["tls_records"]);
         ours.sort();
         assert_eq!(ours, types, "record types, frame {}", record["number"]);
     }
@@ -425,18 +424,8 @@ fn part_6_frames_agree_with_tshark() {
         &["-d", &decode],
     );
     for (row, record) in theirs.iter().zip(&ours) {
-        let ours: Vec<String> = record["ws_opcodes"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-        let theirs: Vec<String> = row[1]
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| num(s).to_string())
-            .collect();
+        let ours = listed(&record["ws_opcodes"]);
+        let theirs: Vec<String> = split(&row[1]).iter().map(|s| num(s).to_string()).collect();
         assert_eq!(ours, theirs, "opcodes, frame {}", row[0]);
     }
     let text = summary(&file, &pmu.port());

@@ -9,6 +9,7 @@
 //!   [`ws`] (part 6); [`udp`] reads resets (part 3) and multicast (part 4).
 
 pub mod pmu;
+pub mod stream;
 pub mod summary;
 pub mod tcp;
 pub mod text;

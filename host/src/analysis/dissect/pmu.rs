@@ -6,6 +6,7 @@
 use pmulab_core::stream::command::{Command, MAX_COMMAND_LEN};
 use pmulab_core::stream::flood::{self, MAX_MESSAGE_LEN, MESSAGE_PREFIX};
 
+use super::stream::Chunk;
 use super::text::{preview, thousands};
 use super::{Record, Side};
 
@@ -57,25 +58,19 @@ impl PmuReader {
         }
     }
 
-    pub fn handle(
-        &mut self,
-        side: Side,
-        offset: Option<u64>,
-        data: &[u8],
-        retransmission: bool,
-        record: &mut Record,
-    ) {
+    pub fn handle(&mut self, chunk: &Chunk<'_>, record: &mut Record) {
+        let data = chunk.bytes;
         if self.echo {
-            let who = match side {
+            let who = match chunk.side {
                 Side::Client => "the client sends",
                 Side::Server => "the server echoes",
             };
             record.meaning.push(format!("{who} {}", preview(data)));
             return;
         }
-        match side {
-            Side::Client => self.client_data(data, retransmission, record),
-            Side::Server => self.server_data(offset, data, retransmission, record),
+        match chunk.side {
+            Side::Client => self.client_data(data, chunk.retransmission, record),
+            Side::Server => self.server_data(chunk.offset, data, chunk.retransmission, record),
         }
     }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::pmu::PmuReader;
+use super::stream::Chunk;
 use super::tls::TlsReader;
 use super::ws::WsReader;
 use super::{Ports, Record, Side};
@@ -312,22 +313,21 @@ impl Conversation {
             true => Some(u64::from(rel_seq.wrapping_sub(1))),
             false => None,
         };
-        self.read_content(side, offset, &segment.payload, seen_before, record);
+        let chunk = Chunk {
+            side,
+            offset,
+            bytes: &segment.payload,
+            retransmission: seen_before,
+        };
+        self.read_content(&chunk, record);
     }
 
     /// Hands the data to the reader of the connection's part.
-    fn read_content(
-        &mut self,
-        side: Side,
-        offset: Option<u64>,
-        data: &[u8],
-        retransmission: bool,
-        record: &mut Record,
-    ) {
-        if matches!(self.reader, Reader::Unknown) && side == Side::Client {
-            self.reader = match data.first() {
+    fn read_content(&mut self, chunk: &Chunk<'_>, record: &mut Record) {
+        if matches!(self.reader, Reader::Unknown) && chunk.side == Side::Client {
+            self.reader = match chunk.bytes.first() {
                 Some(0x16) => Reader::Tls(Box::default()),
-                _ if data.starts_with(b"GET ") => Reader::Ws(Box::default()),
+                _ if chunk.bytes.starts_with(b"GET ") => Reader::Ws(Box::default()),
                 _ => Reader::Pmu(Box::new(PmuReader::new(self.echo))),
             };
         }
@@ -335,11 +335,10 @@ impl Conversation {
             // The server spoke first: not a lab protocol pmulab knows.
             self.reader = Reader::Pmu(Box::new(PmuReader::new(self.echo)));
         }
-        let index = side.index();
         match &mut self.reader {
-            Reader::Pmu(r) => r.handle(side, offset, data, retransmission, record),
-            Reader::Tls(r) => r.handle(index, offset, data, retransmission, record),
-            Reader::Ws(r) => r.handle(index, offset, data, retransmission, record),
+            Reader::Pmu(r) => r.handle(chunk, record),
+            Reader::Tls(r) => r.handle(chunk, record),
+            Reader::Ws(r) => r.handle(chunk, record),
             Reader::Unknown => {}
         }
     }

@@ -12,6 +12,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use super::Record;
+use super::stream::{Chunk, InOrder};
 use super::text::preview;
 use crate::ui::output::words;
 
@@ -41,11 +42,7 @@ impl std::fmt::Display for CertInfo {
 /// One direction's bytes not yet read as records.
 #[derive(Debug, Default)]
 struct Pending {
-    bytes: Vec<u8>,
-    /// The stream offset just past `bytes`.
-    next: Option<u64>,
-    /// Bytes missing or not TLS: the direction can no longer be read.
-    lost: bool,
+    stream: InOrder,
     /// A ChangeCipherSpec was sent: later records are encrypted (TLS 1.2).
     encrypting: bool,
     /// Application-data records sent.
@@ -73,52 +70,17 @@ pub struct TlsReader {
 }
 
 impl TlsReader {
-    pub fn handle(
-        &mut self,
-        dir: usize,
-        offset: Option<u64>,
-        data: &[u8],
-        retransmission: bool,
-        record: &mut Record,
-    ) {
-        if retransmission {
-            record.meaning.push("TLS bytes sent again".into());
-            return;
+    pub fn handle(&mut self, chunk: &Chunk<'_>, record: &mut Record) {
+        let dir = chunk.side.index();
+        if self.dirs[dir].stream.push(chunk, "TLS", record) {
+            self.read_records(dir, record);
         }
-        let pending = &mut self.dirs[dir];
-        if pending.lost {
-            record
-                .meaning
-                .push(format!("{} bytes (TLS, not followed)", data.len()));
-            return;
-        }
-        match (offset, pending.next) {
-            (Some(at), Some(next)) if at > next => {
-                pending.lost = true;
-                record.meaning.push(format!(
-                    "{} bytes missing from the capture: TLS not followed",
-                    at - next
-                ));
-                return;
-            }
-            (Some(at), Some(next)) if at < next => {
-                let skip = (next - at) as usize;
-                pending
-                    .bytes
-                    .extend_from_slice(data.get(skip..).unwrap_or_default());
-            }
-            _ => pending.bytes.extend_from_slice(data),
-        }
-        pending.next = offset
-            .map(|at| at + data.len() as u64)
-            .or(pending.next.map(|n| n + data.len() as u64));
-        self.read_records(dir, record);
     }
 
     fn read_records(&mut self, dir: usize, record: &mut Record) {
         let mut used = 0;
         loop {
-            let rest = &self.dirs[dir].bytes[used..];
+            let rest = &self.dirs[dir].stream.bytes[used..];
             if rest.is_empty() {
                 break;
             }
@@ -147,13 +109,13 @@ impl TlsReader {
                 }
                 Err(_) => {
                     record.meaning.push(format!("not TLS: {}", preview(rest)));
-                    self.dirs[dir].lost = true;
-                    used = self.dirs[dir].bytes.len();
+                    self.dirs[dir].stream.lost = true;
+                    used = self.dirs[dir].stream.bytes.len();
                     break;
                 }
             }
         }
-        self.dirs[dir].bytes.drain(..used);
+        self.dirs[dir].stream.bytes.drain(..used);
     }
 
     fn describe(

@@ -9,6 +9,7 @@ use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::Record;
+use super::stream::{Chunk, InOrder};
 use super::text::quoted;
 
 /// The longest frame payload held to read (a close code, a message's text).
@@ -16,12 +17,10 @@ const HELD_PAYLOAD: u64 = 1 << 20;
 
 /// One direction of a WebSocket connection.
 #[derive(Debug, Default)]
-struct Side {
-    bytes: Vec<u8>,
-    next: Option<u64>,
+struct Direction {
+    stream: InOrder,
     /// The HTTP head was read; frames follow.
     upgraded: bool,
-    lost: bool,
     /// Frames of the message being sent so far.
     frames_in_message: u32,
     bytes_in_message: u64,
@@ -32,7 +31,7 @@ struct Side {
 /// The reader of a WebSocket connection. Index 0: the client, 1: the server.
 #[derive(Debug, Default)]
 pub struct WsReader {
-    sides: [Side; 2],
+    sides: [Direction; 2],
     pub request: Option<String>,
     pub status: Option<u16>,
     /// Per direction: frames per complete message, in order.
@@ -43,44 +42,11 @@ pub struct WsReader {
 }
 
 impl WsReader {
-    pub fn handle(
-        &mut self,
-        dir: usize,
-        offset: Option<u64>,
-        data: &[u8],
-        retransmission: bool,
-        record: &mut Record,
-    ) {
-        if retransmission {
-            record.meaning.push("WebSocket bytes sent again".into());
+    pub fn handle(&mut self, chunk: &Chunk<'_>, record: &mut Record) {
+        let dir = chunk.side.index();
+        if !self.sides[dir].stream.push(chunk, "WebSocket", record) {
             return;
         }
-        let side = &mut self.sides[dir];
-        if side.lost {
-            record
-                .meaning
-                .push(format!("{} bytes (not followed)", data.len()));
-            return;
-        }
-        match (offset, side.next) {
-            (Some(at), Some(next)) if at > next => {
-                side.lost = true;
-                record.meaning.push(format!(
-                    "{} bytes missing from the capture: WebSocket not followed",
-                    at - next
-                ));
-                return;
-            }
-            (Some(at), Some(next)) if at < next => {
-                let skip = (next - at) as usize;
-                side.bytes
-                    .extend_from_slice(data.get(skip..).unwrap_or_default());
-            }
-            _ => side.bytes.extend_from_slice(data),
-        }
-        side.next = offset
-            .map(|at| at + data.len() as u64)
-            .or(side.next.map(|n| n + data.len() as u64));
         if !self.sides[dir].upgraded && !self.read_head(dir, record) {
             return;
         }
@@ -93,7 +59,7 @@ impl WsReader {
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let (parsed, text) = if dir == 0 {
             let mut request = httparse::Request::new(&mut headers);
-            match request.parse(&side.bytes) {
+            match request.parse(&side.stream.bytes) {
                 Ok(httparse::Status::Complete(n)) => {
                     let line = format!(
                         "HTTP upgrade request: {} {}{}",
@@ -108,11 +74,14 @@ impl WsReader {
                     (Some(n), line)
                 }
                 Ok(httparse::Status::Partial) => (None, "part of an HTTP request".into()),
-                Err(e) => (Some(side.bytes.len()), format!("not an HTTP request ({e})")),
+                Err(e) => (
+                    Some(side.stream.bytes.len()),
+                    format!("not an HTTP request ({e})"),
+                ),
             }
         } else {
             let mut response = httparse::Response::new(&mut headers);
-            match response.parse(&side.bytes) {
+            match response.parse(&side.stream.bytes) {
                 Ok(httparse::Status::Complete(n)) => {
                     self.status = response.code;
                     (
@@ -127,7 +96,7 @@ impl WsReader {
                 }
                 Ok(httparse::Status::Partial) => (None, "part of an HTTP response".into()),
                 Err(e) => (
-                    Some(side.bytes.len()),
+                    Some(side.stream.bytes.len()),
                     format!("not an HTTP response ({e})"),
                 ),
             }
@@ -135,7 +104,7 @@ impl WsReader {
         record.meaning.push(text);
         match parsed {
             Some(n) => {
-                side.bytes.drain(..n.min(side.bytes.len()));
+                side.stream.bytes.drain(..n.min(side.stream.bytes.len()));
                 side.upgraded = true;
                 true
             }
@@ -147,8 +116,8 @@ impl WsReader {
         loop {
             let side = &mut self.sides[dir];
             if side.skipping > 0 {
-                let n = side.skipping.min(side.bytes.len() as u64);
-                side.bytes.drain(..n as usize);
+                let n = side.skipping.min(side.stream.bytes.len() as u64);
+                side.stream.bytes.drain(..n as usize);
                 side.skipping -= n;
                 if side.skipping > 0 {
                     record.meaning.push("part of a frame's payload".into());
@@ -156,10 +125,10 @@ impl WsReader {
                 }
                 continue;
             }
-            if side.bytes.is_empty() {
+            if side.stream.bytes.is_empty() {
                 return;
             }
-            let mut cursor = Cursor::new(side.bytes.as_slice());
+            let mut cursor = Cursor::new(side.stream.bytes.as_slice());
             let (header, len) = match FrameHeader::parse(&mut cursor) {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => {
@@ -168,15 +137,15 @@ impl WsReader {
                 }
                 Err(e) => {
                     record.meaning.push(format!("not a WebSocket frame: {e}"));
-                    side.lost = true;
+                    side.stream.lost = true;
                     return;
                 }
             };
             let head_len = cursor.position() as usize;
-            let held = side.bytes.len() - head_len;
+            let held = side.stream.bytes.len() - head_len;
             if len > HELD_PAYLOAD {
                 // Told at once; its payload is skipped as it arrives.
-                side.bytes.drain(..head_len);
+                side.stream.bytes.drain(..head_len);
                 side.skipping = len;
                 self.frame(dir, &header, len, None, record);
                 continue;
@@ -188,8 +157,8 @@ impl WsReader {
                 ));
                 return;
             }
-            let mut payload = side.bytes[head_len..head_len + len as usize].to_vec();
-            side.bytes.drain(..head_len + len as usize);
+            let mut payload = side.stream.bytes[head_len..head_len + len as usize].to_vec();
+            side.stream.bytes.drain(..head_len + len as usize);
             if let Some(mask) = header.mask {
                 for (i, b) in payload.iter_mut().enumerate() {
                     *b ^= mask[i % 4];
