@@ -12,3 +12,4 @@ pub mod file;
 pub mod live;
 pub mod packet;
 pub mod pcapng;
+pub mod sockets;

@@ -631,3 +631,57 @@ pub struct DemoArgs {
     #[arg(long)]
     pub packets: bool,
 }
+
+#[derive(Debug, Args)]
+pub struct StatesArgs {
+    /// Follow TCP sockets with this local or peer port (repeat for more).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    /// Time between two looks at the socket table (it slows down by itself when the table is large).
+    #[arg(long, default_value = "0.002", value_name = "SECONDS", value_parser = values::seconds)]
+    pub interval: Duration,
+    /// Stop after this many seconds (without a command: until Ctrl-C).
+    #[arg(long, value_name = "SECONDS", value_parser = values::seconds)]
+    pub duration: Option<Duration>,
+    /// One JSON object per change instead of a line.
+    #[arg(long)]
+    pub json: bool,
+    /// The command whose sockets to follow; it stops when the command ends.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CodeCArgs {
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 5002, value_name = "PORT")]
+    pub port: u16,
+    /// Address to listen on (the handout's server listens on localhost).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR", value_parser = values::bind)]
+    pub bind: IpAddr,
+    /// Do not set SO_REUSEADDR: a restart while a connection on the port is in TIME-WAIT fails.
+    #[arg(long)]
+    pub no_reuseaddr: bool,
+    /// Read what the client sent beyond the first piece before closing, so the close sends a FIN, not a reset.
+    #[arg(long)]
+    pub drain: bool,
+    /// Exit after serving this many connections.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CodeDArgs {
+    /// The server: an address or a host name.
+    #[arg(default_value = "localhost", value_name = "ADDR")]
+    pub host: String,
+    /// Its port.
+    #[arg(default_value_t = 5002, value_parser = values::connect_port)]
+    pub port: u16,
+    /// The sentence to send.
+    #[arg(long, default_value = "Oh Romeo, Romeo! wherefore art thou Romeo?")]
+    pub message: String,
+    /// Keep the socket open this many seconds after reading, then close (default: until Ctrl-C, as Code D loops forever).
+    #[arg(long, value_name = "SECONDS", value_parser = values::seconds)]
+    pub hold: Option<Duration>,
+}

@@ -186,6 +186,39 @@ secrets, and -w puts them in the file, so Wireshark shows them decrypted."
     )]
     Capture(CaptureArgs),
 
+    /// Part 1.2: a timeline of TCP socket states (LISTEN, ESTABLISHED, FIN-WAIT-2, CLOSE-WAIT, TIME-WAIT…), as `ss` shows them.
+    #[command(after_help = "Examples:\n  pmulab states --port 5002\n  \
+pmulab states --port 5002 -- pmulab code-d --hold 2\n  pmulab states --json --port 5003 --duration 5\n\n\
+One line per change: seconds since the start, local and peer address, the new state (or \
+`closed`), Recv-Q and Send-Q as `ss` shows them (for LISTEN: connections waiting to be accepted \
+and the backlog) and the owning process when it can be known. The kernel's table is read \
+through netlink, as `ss` reads it, every --interval (slower when the table is large, to keep \
+the CPU low); a state shorter than that can pass unseen, and the line after says which one did \
+(`after FIN-WAIT-1, too short to be seen`). With -- COMMAND it follows the command's sockets, \
+even after the command lets go of them (TIME-WAIT), and stops when it ends.")]
+    States(StatesArgs),
+
+    /// Part 1.2, the handout's Code C: a server on localhost:5002 that echoes the first 8 bytes and closes.
+    #[command(
+        after_help = "Examples:\n  pmulab code-c\n  pmulab code-c --no-reuseaddr\n  pmulab code-c --drain\n\n\
+With SO_REUSEADDR, as the handout's server sets it. It reads one 8-byte piece, echoes it and \
+closes the connection. The client sent more, and a close with unread bytes makes Linux reset the \
+connection (RST) instead of closing it (FIN); --drain reads the rest first, so the close is a \
+FIN: this side goes FIN-WAIT-2, the client's CLOSE-WAIT, then TIME-WAIT here once the client \
+closes. Restarting with --no-reuseaddr during that TIME-WAIT fails with \"Address already in use\" \
+and says why."
+    )]
+    CodeC(CodeCArgs),
+
+    /// Part 1.2, the handout's Code D: send the sentence, read 16-byte pieces, then stay open until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  pmulab code-d\n  pmulab code-d localhost 5002 --hold 5\n\n\
+Connects to localhost:5002, sends `Oh Romeo, Romeo! wherefore art thou Romeo?` and reads 16-byte \
+pieces until it has as many bytes as it sent — or the server ends the connection — then keeps \
+the socket open, as the handout's Code D loops forever, until Ctrl-C (or --hold seconds)."
+    )]
+    CodeD(CodeDArgs),
+
     /// Walk through parts 1-6 locally, saying what to notice; exits 0 when every part worked.
     #[command(after_help = "Example:\n  pmulab demo\n\n\
 Runs each part's servers and clients on loopback, on free ports, and shows what the part \

@@ -5,7 +5,6 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use crate::analysis::live::LiveCapture;
 use crate::analysis::packet::{self, LinkType};
 use crate::analysis::pcapng::{PcapngWriter, SNAP_LEN};
 use crate::cli::CaptureArgs;
+use crate::lab::launch::spawn_watched;
 use crate::ui::failure::Failure;
 use crate::ui::output::{say, tell};
 
@@ -173,35 +173,6 @@ impl KeyLog {
     }
 }
 
-fn spawn(command: &[String], keylog: &KeyLog) -> Result<Child, Failure> {
-    let Some((program, rest)) = command.split_first() else {
-        return Err(Failure::usage("the command after -- is empty"));
-    };
-    // The command's output goes to stderr: stdout is the dissection's.
-    let stdout = std::io::stderr()
-        .as_fd_clone()
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::inherit());
-    Command::new(program)
-        .args(rest)
-        .env("SSLKEYLOGFILE", &keylog.path)
-        .stdout(stdout)
-        .spawn()
-        .map_err(|e| Failure::runtime(format!("cannot run {program}: {e}")))
-}
-
-/// A duplicate of a standard stream's descriptor, for a child.
-trait FdClone {
-    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd>;
-}
-
-impl FdClone for std::io::Stderr {
-    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd> {
-        use std::os::fd::AsFd;
-        self.as_fd().try_clone_to_owned()
-    }
-}
-
 fn capture_live(args: &CaptureArgs, mut dissector: Dissector, shown: Shown) -> Result<(), Failure> {
     let mut live = LiveCapture::open(&args.iface, SNAP_LEN as usize).map_err(|e| {
         Failure::runtime(match e.advice() {
@@ -219,7 +190,10 @@ fn capture_live(args: &CaptureArgs, mut dissector: Dissector, shown: Shown) -> R
     let interrupted = interrupt_flag();
     let keylog = (!args.command.is_empty()).then(KeyLog::for_command);
     let mut child = match &keylog {
-        Some(keylog) => Some(spawn(&args.command, keylog)?),
+        Some(keylog) => Some(spawn_watched(
+            &args.command,
+            &[("SSLKEYLOGFILE", keylog.path.as_os_str())],
+        )?),
         None => {
             tell!(
                 "pmulab capture: capturing on {} (ports {}); Ctrl-C stops",

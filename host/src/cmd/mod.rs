@@ -9,6 +9,7 @@ pub mod ca;
 pub mod capture;
 pub mod demo;
 pub mod docs;
+pub mod echo_pair;
 pub mod grade;
 pub mod load;
 pub mod multicast;
@@ -17,6 +18,7 @@ pub mod pmu;
 pub mod reset;
 pub mod reset_pmu;
 pub mod serve;
+pub mod states;
 
 use crate::net::resolve::ResolveError;
 use crate::net::tls::config::TlsConfigError;

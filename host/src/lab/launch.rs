@@ -1,6 +1,7 @@
-//! Running pmulab's own programs as child processes, for `serve`, `demo`
-//! and `grade`: start one, wait until it says it is ready, read what it
-//! printed, stop it.
+//! Running programs as child processes: pmulab's own, for `serve`, `demo`
+//! and `grade` (start one, wait until it says it is ready, read what it
+//! printed, stop it), and a user's command that `capture` and `states`
+//! watch ([`spawn_watched`]).
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -209,4 +210,29 @@ fn collect(stream: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Str
 /// Runs pmulab itself with `args`.
 pub fn run_self(args: &[String], limit: Duration) -> Result<Finished, Failure> {
     run(self_exe()?.as_os_str(), args, "", limit)
+}
+
+/// Starts a user's `command` beside a command that reports on it: its
+/// standard output goes to our standard error, since our standard output
+/// is the report; `env` is added to its environment.
+pub fn spawn_watched(
+    command: &[String],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<Child, Failure> {
+    use std::os::fd::AsFd;
+    let Some((program, rest)) = command.split_first() else {
+        return Err(Failure::usage("the command after -- is empty"));
+    };
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::inherit());
+    let mut cmd = Command::new(program);
+    cmd.args(rest).stdout(stdout);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.spawn()
+        .map_err(|e| Failure::runtime(format!("cannot run {program}: {e}")))
 }
