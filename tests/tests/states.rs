@@ -69,9 +69,8 @@ fn spelled(ss_state: &str) -> &str {
 fn state_at<'a>(lines: &'a [Value], local: &str, peer: &str, at: f64) -> Option<&'a str> {
     lines
         .iter()
-        .filter(|l| l["time"].as_f64().unwrap() <= at)
-        .filter(|l| l["local"] == local && l["peer"] == peer)
-        .last()
+        .rev()
+        .find(|l| l["time"].as_f64().unwrap() <= at && l["local"] == local && l["peer"] == peer)
         .and_then(|l| l["state"].as_str())
 }
 
