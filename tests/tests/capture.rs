@@ -696,7 +696,7 @@ fn the_demo_shows_each_part_s_packets() {
         "multicast to group 239.255.7.7",
         "ClientHello: offers TLS 1.3, TLS 1.2",
         "frame: continuation, FIN, unmasked",
-        "6 of 6 parts worked.",
+        "7 of 7 parts worked.",
     ] {
         assert!(out.stdout.contains(seen), "{seen:?} in:\n{}", out.stdout);
     }

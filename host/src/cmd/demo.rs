@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::analysis::dissect::{Dissector, Ports};
 use crate::analysis::live::{LiveCapture, Recording};
 use crate::analysis::packet::{self, LinkType};
+use crate::analysis::sockets::Watching;
 use crate::cli::DemoArgs;
 use crate::lab::launch::{Finished, Launched, run_self};
 use crate::ui::failure::Failure;
@@ -116,6 +117,74 @@ fn part(title: &str, body: impl FnOnce() -> Result<String, Failure>) -> Result<b
     }
 }
 
+/// Part 1.2: the pair under `states`, then a restart without SO_REUSEADDR.
+fn part_1_2() -> Result<String, Failure> {
+    // As written, Code C closes with the rest of the sentence unread.
+    let (mut as_written, port) = start(
+        "Code C",
+        &["code-c", "--port", "0", "--bind", "127.0.0.1"],
+        "listening on",
+    )?;
+    let reset = run_self(
+        &args(&["code-d", "127.0.0.1", &port, "--hold", "0.1"]),
+        LIMIT,
+    )?;
+    as_written.stop();
+    if !reset.stderr.contains("reset the connection") {
+        return Err(Failure::runtime(format!(
+            "Code D was not reset: {}",
+            reset.stderr.trim()
+        )));
+    }
+    say!(
+        "    Code C as written: 8 bytes echoed, 34 left unread, so Linux resets the connection (RST); Code D's read fails"
+    )?;
+    // With --drain the close is a FIN, and the states of the lesson show.
+    let (mut server, port) = start(
+        "Code C",
+        &["code-c", "--drain", "--port", "0", "--bind", "127.0.0.1"],
+        "listening on",
+    )?;
+    let watching = Watching::start(vec![number(&port)], Duration::from_millis(2))
+        .map_err(|e| Failure::runtime(format!("reading the socket table: {e}")))?;
+    let client = run_self(
+        &args(&["code-d", "127.0.0.1", &port, "--hold", "0.5"]),
+        LIMIT,
+    )?;
+    ok(&client, "Code D")?;
+    server.stop();
+    std::thread::sleep(Duration::from_millis(100));
+    let changes = watching.stop();
+    say!("    pmulab states --port {port}, Code C --drain and Code D:")?;
+    for change in &changes {
+        say!("    {change}")?;
+    }
+    let restart = run_self(
+        &args(&[
+            "code-c",
+            "--no-reuseaddr",
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+        ]),
+        LIMIT,
+    )?;
+    let refused = restart.stderr.contains("Address already in use");
+    let reason = restart.stderr.lines().next().unwrap_or_default();
+    say!("    restart without SO_REUSEADDR: {}", reason.trim())?;
+    let seen = |name: &str| {
+        changes
+            .iter()
+            .any(|c| c.to.is_some_and(|s| s.name() == name))
+    };
+    match (seen("FIN-WAIT-2") && seen("CLOSE-WAIT") && seen("TIME-WAIT"), refused) {
+        (true, true) => Ok("LISTEN, then FIN-WAIT-2 on the side that closed and CLOSE-WAIT on the other, TIME-WAIT after; SO_REUSEADDR is what lets a server restart during TIME-WAIT".into()),
+        (false, _) => Err(Failure::runtime("the half-closed states and TIME-WAIT were not all seen")),
+        (true, false) => Err(Failure::runtime("the restart without SO_REUSEADDR did not fail")),
+    }
+}
+
 /// Runs every part; exits 0 when all worked.
 pub fn run(options: DemoArgs) -> Result<(), Failure> {
     if options.packets {
@@ -154,6 +223,10 @@ pub fn run(options: DemoArgs) -> Result<(), Failure> {
             },
         )?,
         part(
+            "Part 1.2 — socket states: the handout's Code C and Code D, TIME-WAIT and SO_REUSEADDR",
+            part_1_2,
+        )?,
+        part(
             "Part 2 — PMU/PDC over TCP: messages glued and split by the stream",
             || {
                 let (_pmu, port) = start("TCP PMU", &["pmu", "--port", "0"], "listening on")?;
@@ -185,8 +258,17 @@ pub fn run(options: DemoArgs) -> Result<(), Failure> {
                     say!("    {line}")?;
                 }
                 watch.show(Ports::only(&[number(&port)]))?;
+                let split = f
+                    .stderr
+                    .lines()
+                    .filter(|l| l.starts_with("trace: read") && l.contains("split"))
+                    .count();
+                let how = match split {
+                    0 => "each read ending on a message boundary this time".to_string(),
+                    n => format!("{n} of them cutting a message in two"),
+                };
                 Ok(format!(
-                    "{} messages arrived in {reads} reads of at most 40 bytes, split inside messages; the PDC printed them one per line",
+                    "{} messages arrived in {reads} reads of at most 40 bytes, {how}; the PDC printed them one per line",
                     f.stdout.lines().count()
                 ))
             },

@@ -181,6 +181,12 @@ impl Battery {
             (_, Some(e)) if e.kind() == io::ErrorKind::ConnectionReset && reply.data.is_empty() => {
                 Err("refused: reset before any data".into())
             }
+            // Behind a proxy (QEMU's slirp in front of the board) the stack's
+            // reset reaches the client as a close before any data: the same
+            // refusal, as the slowloris case reads it.
+            (_, None) if reply.data.is_empty() && matches!(self.transport, Transport::Tcp) => {
+                Err("refused: closed before any data".into())
+            }
             (_, Some(e)) => Err(format!("{e} after {:?}", reply.text())),
             (false, None) => Err(format!("wrong reply {:?}", reply.text())),
         }

@@ -53,8 +53,7 @@ impl std::fmt::Display for Change {
             Some(s) => s.name(),
             None => "closed",
         };
-        write!(
-            f,
+        let mut line = format!(
             "{:>9.3}  {:<22} {:<22} {:<12} Recv-Q {:<5} Send-Q {:<6}",
             self.time.as_secs_f64(),
             self.local.to_string(),
@@ -62,15 +61,18 @@ impl std::fmt::Display for Change {
             state,
             self.recv_q,
             self.send_q
-        )?;
+        );
         if let Some(owner) = &self.owner {
-            write!(f, " {owner}")?;
+            line.push_str(&format!(" {owner}"));
         }
         if !self.missed.is_empty() {
             let names: Vec<&str> = self.missed.iter().map(|s| s.name()).collect();
-            write!(f, "  (after {}, too short to be seen)", names.join(", "))?;
+            line.push_str(&format!(
+                "  (after {}, too short to be seen)",
+                names.join(", ")
+            ));
         }
-        Ok(())
+        f.write_str(line.trim_end())
     }
 }
 
