@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Reset(args) => cmd::reset::run(args, &log),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Grade(args) => cmd::grade::run(args),
+        Command::Sandbox(args) => cmd::sandbox::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Capture(args) => cmd::capture::run(args),
         Command::States(args) => cmd::states::run(args),

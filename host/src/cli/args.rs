@@ -398,9 +398,81 @@ pub struct GradeArgs {
     /// Part 5: the CA certificate that signed --certificate.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// The whole verdict (each check, its reason and notes) as JSON, here.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Grade a submission: this file or folder is copied into the program's
+    /// working directory, where {dir} in the program's arguments points.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["batch", "merge"])]
+    pub submission: Option<PathBuf>,
+
+    /// Grade every entry of this folder (a folder or a file per student).
+    #[arg(long, value_name = "DIR", conflicts_with = "merge")]
+    pub batch: Option<PathBuf>,
+    /// With --batch: how to start one submission ({dir}: its copy, {id}: its name).
+    #[arg(long, value_name = "TEMPLATE", requires = "batch")]
+    pub run: Option<String>,
+    /// With --batch: submissions graded at once (default: the machine's cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256), requires = "batch")]
+    pub jobs: Option<u32>,
+    /// With --batch or --merge: the results folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --batch: grade only the K-th of N fixed slices of the class.
+    #[arg(long, value_name = "K/N", value_parser = values::shard, requires = "batch")]
+    pub shard: Option<(u32, u32)>,
+    /// With --batch: grade again submissions that already have a record.
+    #[arg(long, requires = "batch")]
+    pub regrade: bool,
+    /// Join the --out folders of shards into one (given with --out).
+    #[arg(long, value_name = "DIR", num_args = 1.., requires = "out")]
+    pub merge: Vec<PathBuf>,
+    /// Run without the namespaces where they cannot be made (said, then done).
+    #[arg(long)]
+    pub uncontained: bool,
+
+    /// CPU seconds each run of the program may use.
+    #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub cpu: u64,
+    /// Memory (address space) each run may use, in MiB.
+    #[arg(long, default_value = "1024", value_name = "MIB", value_parser = clap::value_parser!(u64).range(16..=65536))]
+    pub memory: u64,
+    /// Processes and threads each run may have at once.
+    #[arg(long, default_value = "64", value_name = "N", value_parser = clap::value_parser!(u64).range(4..=4096))]
+    pub processes: u64,
+
     /// The program and its own arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    #[arg(last = true, required_unless_present_any = ["batch", "merge"], value_name = "PROGRAM")]
     pub program: Vec<String>,
+}
+
+/// The sandbox helper's arguments (internal: the grader writes them).
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[arg(long)]
+    pub workdir: PathBuf,
+    #[arg(long)]
+    pub cpu: u64,
+    #[arg(long)]
+    pub memory: u64,
+    #[arg(long)]
+    pub processes: u64,
+    #[arg(long)]
+    pub file_size: u64,
+    #[arg(long)]
+    pub open_files: u64,
+    #[arg(long, requires = "gid")]
+    pub uid: Option<u32>,
+    #[arg(long, requires = "uid")]
+    pub gid: Option<u32>,
+    #[arg(long)]
+    pub namespaces: bool,
+    #[arg(long)]
+    pub reaper: bool,
+    #[arg(long)]
+    pub status: Option<PathBuf>,
+    #[arg(last = true, required = true)]
+    pub program: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -144,7 +144,11 @@ each runs and how to try it, and stops them all on Ctrl-C."
         after_help = "Examples:\n  pmulab grade 2 -- python3 pdc.py\n  pmulab grade 3 -- ./reset_client\n  \
 pmulab grade 5 -- python3 secure_pmu.py\n  \
 pmulab grade 5 --certificate banana.crt --key banana_key.pem --ca ca.crt -- python3 secure_pmu.py\n  \
-pmulab grade 6 --json result.json -- python3 ws_pdc.py\n\n\
+pmulab grade 6 --json result.json -- python3 ws_pdc.py\n  \
+pmulab grade 2 --batch submissions/ --out grades/\n  \
+pmulab grade 2 --batch submissions/ --run 'python3 {dir}/client.py' --jobs 4\n  \
+pmulab grade 2 --batch submissions/ --shard 3/8 --out grades/shard-3\n  \
+pmulab grade 2 --merge grades/shard-* --out grades/\n\n\
 Parts and the prototype the program is run with:\n  \
 2  PROGRAM <server> <port> <command>        TCP PDC: n varied and random, d = 0 and 1, floodme\n  \
 3  PROGRAM <server> <port>                  UDP reset: IPv4-only, IPv6-only and both, with loss\n  \
@@ -156,9 +160,27 @@ Every verdict rests on what the grader's own servers (or, in part 5, its client)
 program that does nothing scores 0. Programs run with a fixed environment and standard \
 output on a pipe, as on the course's scorer; one that prints everything and then hangs is \
 stopped 2 s later and judged by its output. --role pdc grades a part 5 TLS client instead \
-(`PROGRAM <command> <ca-certificate> --port <port>`), which the course supplied and did not grade."
+(`PROGRAM <command> <ca-certificate> --port <port>`), which the course supplied and did not grade.\n\n\
+Containment: each grading gets a network namespace with only loopback (the grader's servers \
+live there too), and each run of the program a pid namespace (its whole process tree is killed \
+when it ends), a mount namespace where only its fresh working directory (a copy of its files) \
+is writable, an unprivileged user, a clean environment and limits on CPU, memory, processes, \
+file size and open files. As root, or with unprivileged user namespaces. Where neither works, \
+grade says what is missing; --batch then refuses unless given --uncontained.\n\n\
+Batch: one submission per entry of the --batch folder (a folder or a file per student), \
+copied into its run's working directory. --run is how to start one: {dir} is that copy, {id} \
+the entry's name; without it, the part's usual file (PDC.py, secure_pmu.py, …) or the \
+entry's only .py file runs with python3. --out gets results.csv, results.jsonl, summary.txt, \
+and per submission the course's JSON (course/), the verdict (records/) and the report \
+(reports/). A second run grades only what has no record yet (--regrade: everything). \
+--shard K/N grades the K-th of N fixed slices, for a job array; --merge joins their --out \
+folders."
     )]
     Grade(GradeArgs),
+
+    /// (internal) The grader's sandbox for one run of a program.
+    #[command(name = "__sandbox", hide = true)]
+    Sandbox(SandboxArgs),
 
     /// Load a PMU with many concurrent PDC sessions, bounded in count and time.
     #[command(

@@ -23,6 +23,19 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{shown} seconds is too long to wait; use a smaller number"))
 }
 
+/// `K/N`: the K-th of N shards, 1 ≤ K ≤ N.
+pub fn shard(text: &str) -> Result<(u32, u32), String> {
+    let shown = short(text);
+    let (k, n) = text
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?)))
+        .ok_or_else(|| format!("{shown} is not K/N; use e.g. 3/8 for the third of eight shards"))?;
+    match (k, n) {
+        (1.., 1..) if k <= n => Ok((k, n)),
+        _ => Err(format!("{shown}: K must be 1 to N, and N at least 1")),
+    }
+}
+
 /// `text`, cut to 40 characters.
 fn short(text: &str) -> String {
     match text.char_indices().nth(40) {

@@ -1,20 +1,123 @@
 //! `pmulab grade <part> -- <program> [args…]`: checks what was asked of
 //! the grader — part, role, files — before anything runs, then hands the
-//! plan to the grader (`lab::grade`).
+//! plan to the grader (`lab::grade`): one program, contained, or a whole
+//! class with `--batch`, or shards joined with `--merge`.
+
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
 
 use crate::cli::GradeArgs;
 use crate::cli::values::GradeRole;
+use crate::lab::contain::{self, Limits, Protections, SLOT_VARIABLE, isolate_grading};
+use crate::lab::grade::batch::{self, Batch};
 use crate::lab::grade::part4::Roles;
 use crate::lab::grade::part5::OwnFiles;
 use crate::lab::grade::program::Program;
-use crate::lab::grade::{self, Plan};
-use crate::ui::failure::Failure;
+use crate::lab::grade::{self, Containment, Options, Plan};
+use crate::ui::failure::{EXIT_INTERRUPTED, Failure};
+use crate::ui::output::tell;
 
-/// Grades the program and prints the report.
+/// Grades the program (or the class) and prints the report.
 pub fn run(args: GradeArgs) -> Result<(), Failure> {
     let plan = plan(&args)?;
+    let limits = Limits {
+        cpu: Duration::from_secs(args.cpu),
+        memory: args.memory << 20,
+        processes: args.processes,
+        ..Limits::default()
+    };
+    if !args.merge.is_empty() {
+        let out = args
+            .out
+            .as_deref()
+            .ok_or_else(|| Failure::usage("--merge needs --out, the folder to join them into"))?;
+        return batch::merge(&args.merge, out);
+    }
+    if let Some(dir) = &args.batch {
+        return batch::run(&Batch {
+            part: args.part,
+            role: args.role.map(|r| r.name().to_string()),
+            dir: dir.clone(),
+            run: args.run.clone(),
+            jobs: args.jobs.unwrap_or_else(default_jobs),
+            out: args
+                .out
+                .clone()
+                .unwrap_or_else(|| format!("grades-part{}", args.part).into()),
+            shard: args.shard,
+            regrade: args.regrade,
+            uncontained: args.uncontained,
+            timeout: args.timeout,
+            limits,
+        });
+    }
     let program = Program::new(&args.program, args.timeout)?;
-    grade::run(&plan, &program, args.json.as_deref(), args.show_output)
+    let options = |containment| Options {
+        json: args.json.as_deref(),
+        record: args.record.as_deref(),
+        show_output: args.show_output,
+        containment,
+        limits,
+        submission: args.submission.as_deref(),
+    };
+    // Started by a grader (this one, or a batch) in a namespace of its own.
+    if let Some(slot) = std::env::var(SLOT_VARIABLE)
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        contain::loopback_up()
+            .map_err(|e| Failure::runtime(format!("cannot bring loopback up: {e}")))?;
+        let containment = Containment::Namespaces {
+            privilege: contain::privilege_here(),
+            slot,
+        };
+        return grade::run(&plan, program, &options(containment));
+    }
+    let protections = Protections::probe();
+    match (protections.privilege, args.uncontained) {
+        (Some(privilege), false) => regrade_inside(privilege),
+        _ => {
+            if let Some(missing) = protections.missing() {
+                tell!("pmulab grade: warning: {missing}");
+            }
+            grade::run(&plan, program, &options(Containment::Bare))
+        }
+    }
+}
+
+/// Runs this same command again in a network namespace of its own, and
+/// ends as it ended (its report goes straight to the terminal).
+fn regrade_inside(privilege: contain::Privilege) -> Result<(), Failure> {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    let mut command = contain::reaped(&args)
+        .map_err(|e| Failure::runtime(format!("cannot find the pmulab program: {e}")))?;
+    command.env(SLOT_VARIABLE, "0");
+    isolate_grading(&mut command, privilege);
+    // Ctrl-C reaches the inner grader too: this one waits for it to end.
+    let _ = ctrlc::set_handler(|| {});
+    let status = command
+        .status()
+        .map_err(|e| Failure::runtime(format!("cannot start the contained grader: {e}")))?;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Ok(()),
+        (Some(code), _) => Err(Failure {
+            code: u8::try_from(code).unwrap_or(1),
+            message: String::new(),
+        }),
+        (None, Some(libc::SIGINT)) => Err(Failure {
+            code: EXIT_INTERRUPTED,
+            message: String::new(),
+        }),
+        (None, signal) => Err(Failure::runtime(format!(
+            "the contained grader was ended by signal {}",
+            signal.unwrap_or(0)
+        ))),
+    }
+}
+
+/// One submission per core.
+fn default_jobs() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
 }
 
 fn plan(args: &GradeArgs) -> Result<Plan, Failure> {

@@ -17,6 +17,7 @@ pub mod pdc;
 pub mod pmu;
 pub mod reset;
 pub mod reset_pmu;
+pub mod sandbox;
 pub mod serve;
 pub mod states;
 

@@ -55,7 +55,8 @@ fn short(
     let verdict = session
         .clone()
         .and_then(|s| lines_match(&ran.stdout, &messages(s.count)));
-    let check = Check::of(name(session.as_ref().ok().map(|s| s.count)), &ran, verdict);
+    let check =
+        Check::of(name(session.as_ref().ok().map(|s| s.count)), &ran, verdict).keyed(name(None));
     report.add(match session.is_ok_and(|s| s.finished) {
         true => check.delivered(),
         false => check,

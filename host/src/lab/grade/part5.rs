@@ -257,8 +257,8 @@ fn serve_check(
     let port = free_port()?;
     let args = [
         port.to_string(),
-        files.certificate.display().to_string(),
-        files.key.display().to_string(),
+        program.hand(&files.certificate)?.display().to_string(),
+        program.hand(&files.key)?.display().to_string(),
     ];
     let mut running = program.start(&args)?;
     let outcome = wait_listening(&mut running, port, program.limit)
@@ -355,7 +355,7 @@ pub fn grade_pdc(report: &mut Report, program: &Program, scratch: &Path) -> Resu
         command_timeout: Duration::from_secs(10),
     };
     let (ca_crt, crt, key) = sign("course-ca")?;
-    let ca_arg = ca_crt.display().to_string();
+    let ca_arg = program.hand(&ca_crt)?.display().to_string();
     let pmu = PmuWitness::tls(config, &crt, &key)?;
     let expected = messages(15).concat();
     let complete = |stdout: &str| stdout.lines().collect::<String>() == expected;

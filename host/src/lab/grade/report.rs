@@ -23,6 +23,9 @@ pub struct Check {
     pub scored: bool,
     /// The program's run, shown when the check failed.
     pub ran: Option<Ran>,
+    /// The same check's name in every grading, when its name carries
+    /// what this run drew (a random n): batch results are columns of these.
+    pub key: Option<String>,
 }
 
 impl Check {
@@ -33,6 +36,7 @@ impl Check {
         if let Some(note) = ran.exit_note() {
             check.notes.push(note);
         }
+        check.notes.extend(ran.containment_notes());
         check
     }
 
@@ -45,6 +49,7 @@ impl Check {
             notes: Vec::new(),
             scored: true,
             ran: Some(ran.clone()),
+            key: None,
         }
     }
 
@@ -56,6 +61,12 @@ impl Check {
             why.push_str("; ");
             why.push_str(hint);
         }
+        self
+    }
+
+    /// Names it the same in every grading (see [`Check::key`]).
+    pub fn keyed(mut self, key: impl Into<String>) -> Check {
+        self.key = Some(key.into());
         self
     }
 
@@ -128,6 +139,40 @@ impl Report {
         Ok((score, !scored.is_empty() && passed == scored.len()))
     }
 
+    /// What containment did to the program over all checks (limits it
+    /// reached, processes it left), each said once.
+    pub fn containment_json(&self) -> serde_json::Value {
+        let mut said: Vec<String> = Vec::new();
+        for ran in self.checks.iter().filter_map(|c| c.ran.as_ref()) {
+            let limit = ran.exit_note().filter(|_| ran.ended_at_a_limit());
+            for note in limit.into_iter().chain(ran.containment_notes()) {
+                // The same event in every run differs only in its counts.
+                let kind: String = note.chars().take_while(|c| !c.is_ascii_digit()).collect();
+                if !said.iter().any(|s| s.starts_with(&kind)) {
+                    said.push(note);
+                }
+            }
+        }
+        said.into()
+    }
+
+    /// The checks as JSON, for batch results: name, verdict, reason, notes.
+    pub fn checks_json(&self) -> serde_json::Value {
+        self.checks
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.key.as_deref().unwrap_or(&c.name),
+                    "shown": c.name,
+                    "scored": c.scored,
+                    "passed": c.verdict.is_ok(),
+                    "reason": c.verdict.as_ref().err(),
+                    "notes": c.notes,
+                })
+            })
+            .collect()
+    }
+
     /// How many scored checks failed, and of how many.
     pub fn failures(&self) -> (usize, usize) {
         let scored = self.checks.iter().filter(|c| c.scored);
@@ -141,10 +186,11 @@ impl Report {
 fn excerpt(ran: &Ran, with_ending: bool) -> Vec<String> {
     let ending = match ran.ending {
         super::program::Ending::Exited(code) => format!("exit {code}"),
-        super::program::Ending::Signalled => "ended by a signal".into(),
+        super::program::Ending::Signalled(signal) => format!("ended by signal {signal}"),
         super::program::Ending::TimeLimit => "stopped at the time limit".into(),
         super::program::Ending::StoppedWhenDone => "stopped after its output was complete".into(),
         super::program::Ending::Stopped => "stopped at the end of the scenario".into(),
+        super::program::Ending::OutputLimit => "stopped: too much output".into(),
     };
     let mut lines = Vec::new();
     if with_ending {
@@ -169,6 +215,11 @@ fn excerpt(ran: &Ran, with_ending: bool) -> Vec<String> {
                 "… {} more lines of {name} cut",
                 all.len() - SHOWN_LINES
             ));
+            // Where the grader stopped keeping it, said at the end too.
+            let marker = super::program::cut_marker();
+            if text.ends_with(&marker) {
+                lines.push(marker.trim().to_string());
+            }
         }
     }
     lines
