@@ -427,7 +427,9 @@ pub struct GradeArgs {
     /// Join the --out folders of shards into one (given with --out).
     #[arg(long, value_name = "DIR", num_args = 1.., requires = "out")]
     pub merge: Vec<PathBuf>,
-    /// Run without the namespaces where they cannot be made (said, then done).
+    /// Grade without namespaces: one program, as you asked; a --batch, only
+    /// where they cannot be made (which it otherwise refuses). The working
+    /// directory, clean environment and limits stay.
     #[arg(long)]
     pub uncontained: bool,
 
@@ -435,7 +437,7 @@ pub struct GradeArgs {
     #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub cpu: u64,
     /// Memory (address space) each run may use, in MiB.
-    #[arg(long, default_value = "1024", value_name = "MIB", value_parser = clap::value_parser!(u64).range(16..=65536))]
+    #[arg(long, default_value = "512", value_name = "MIB", value_parser = clap::value_parser!(u64).range(16..=65536))]
     pub memory: u64,
     /// Processes and threads each run may have at once.
     #[arg(long, default_value = "64", value_name = "N", value_parser = clap::value_parser!(u64).range(4..=4096))]

@@ -60,11 +60,13 @@ pub fn run(args: GradeArgs) -> Result<(), Failure> {
         limits,
         submission: args.submission.as_deref(),
     };
-    // Started by a grader (this one, or a batch) in a namespace of its own.
-    if let Some(slot) = std::env::var(SLOT_VARIABLE)
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    // Started by a grader (this one, or a batch): `N`, in a namespace of
+    // its own in slot N; `bare:N`, uncontained in slot N.
+    let slot = std::env::var(SLOT_VARIABLE).unwrap_or_default();
+    if let Some(slot) = slot.strip_prefix("bare:").and_then(|s| s.parse().ok()) {
+        return grade::run(&plan, program, &options(Containment::Bare { slot }));
+    }
+    if let Ok(slot) = slot.parse() {
         contain::loopback_up()
             .map_err(|e| Failure::runtime(format!("cannot bring loopback up: {e}")))?;
         let containment = Containment::Namespaces {
@@ -80,7 +82,7 @@ pub fn run(args: GradeArgs) -> Result<(), Failure> {
             if let Some(missing) = protections.missing() {
                 tell!("pmulab grade: warning: {missing}");
             }
-            grade::run(&plan, program, &options(Containment::Bare))
+            grade::run(&plan, program, &options(Containment::Bare { slot: 0 }))
         }
     }
 }
@@ -91,13 +93,18 @@ fn regrade_inside(privilege: contain::Privilege) -> Result<(), Failure> {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     let mut command = contain::reaped(&args)
         .map_err(|e| Failure::runtime(format!("cannot find the pmulab program: {e}")))?;
-    command.env(SLOT_VARIABLE, "0");
+    // Its scratch files in a folder this one removes, however it ends.
+    let scratch = std::env::temp_dir().join(format!("pmulab-grade-run-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", scratch.display())))?;
+    command.env(SLOT_VARIABLE, "0").env("TMPDIR", &scratch);
     isolate_grading(&mut command, privilege);
     // Ctrl-C reaches the inner grader too: this one waits for it to end.
     let _ = ctrlc::set_handler(|| {});
-    let status = command
-        .status()
-        .map_err(|e| Failure::runtime(format!("cannot start the contained grader: {e}")))?;
+    let status = command.status();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let status =
+        status.map_err(|e| Failure::runtime(format!("cannot start the contained grader: {e}")))?;
     match (status.code(), status.signal()) {
         (Some(0), _) => Ok(()),
         (Some(code), _) => Err(Failure {

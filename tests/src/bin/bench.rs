@@ -4,6 +4,8 @@
 //!
 //!     cargo build --release -p pmulab && cargo run --release -p pmulab-tests --bin bench
 //!
+//! `bench batch udp` runs only those groups of rows (see `GROUPS`).
+//!
 //! `PMULAB_BENCH_EARLIER=path/to/pmulab` adds the WebSocket rows measured
 //! with an earlier build too, alternating, to show a redesign's effect.
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A measuring tool: a failure should be loud.
@@ -27,17 +29,43 @@ struct Row {
     target: String,
 }
 
+/// A group of rows: measures and appends them.
+type Group = fn(&mut Vec<Row>);
+
+/// The groups of rows, by the name that picks them on the command line.
+const GROUPS: &[(&str, Group)] = &[
+    ("floodme", floodme),
+    ("sessions", sessions),
+    ("udp", udp),
+    ("tls", tls),
+    ("websocket", websocket),
+    ("memory", burst_memory),
+    ("idle", idle),
+    ("batch", batch),
+];
+
 fn main() {
+    // `bench batch udp` runs those groups only; no argument runs them all.
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    for name in &wanted {
+        assert!(
+            GROUPS.iter().any(|(group, _)| group == name),
+            "no group {name}; the groups: {}",
+            GROUPS
+                .iter()
+                .map(|(g, _)| *g)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let mut rows = Vec::new();
     let machine = machine();
     eprintln!("bench: {machine}");
-    floodme(&mut rows);
-    sessions(&mut rows);
-    udp(&mut rows);
-    tls(&mut rows);
-    websocket(&mut rows);
-    burst_memory(&mut rows);
-    idle(&mut rows);
+    for (name, group) in GROUPS {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            group(&mut rows);
+        }
+    }
     println!(
         "Measured {} on {machine}. floodme, PMU sessions/s and UDP answers are the \
 median of {ROUNDS} runs alternating pmulab and its reference.\n",
@@ -523,4 +551,95 @@ fn idle(rows: &mut Vec<Row>) {
         ratio: "—".into(),
         target: "near zero".into(),
     });
+}
+
+/// The batch's class: 60 part 2 submissions, correct, buggy and hostile
+/// in turn (36, 12 and 12).
+fn batch_class(dir: &Path, hostile: bool) -> usize {
+    let correct = ["student_pdc.py", "course_graded_pdc.py"];
+    let buggy = ["broken_pdc_glued.py", "broken_pdc_fixed_n.py"];
+    let bad = [
+        "hostile/fork_bomb.py",
+        "hostile/memory_hog.py",
+        "hostile/endless_printer.py",
+        "hostile/leaves_child.py",
+        "hostile/writes_home.py",
+        "hostile/lists_interfaces.py",
+    ];
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..60 {
+        let script = match (i % 5, hostile) {
+            (0 | 2 | 4, _) | (_, false) => correct[i % 2],
+            (1, _) => buggy[(i / 5) % 2],
+            _ => bad[(i / 5) % bad.len()],
+        };
+        let folder = dir.join(format!("student{i:02}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(peer(script), folder.join("PDC.py")).unwrap();
+    }
+    60
+}
+
+/// Grades the class in `dir` with `jobs` at a time; wall seconds, and the
+/// median seconds of a correct submission.
+fn grade_class(dir: &Path, jobs: u32) -> (f64, f64) {
+    let out = dir.with_extension("grades");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = pmulab_cmd([
+        "grade",
+        "2",
+        "--timeout",
+        "10",
+        "--jobs",
+        &jobs.to_string(),
+        "--batch",
+    ]);
+    cmd.arg(dir).arg("--out").arg(&out);
+    let (secs, _, ok) = timed(cmd);
+    assert!(ok, "the batch failed");
+    let jsonl = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let correct: Vec<f64> = jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["score"].as_f64() == Some(5.0))
+        .filter_map(|r| r["seconds"].as_f64())
+        .collect();
+    assert!(!correct.is_empty(), "no submission passed");
+    (secs, median(correct))
+}
+
+fn batch(rows: &mut Vec<Row>) {
+    let mixed = std::env::temp_dir().join("pmulab-bench-class");
+    let n = batch_class(&mixed, true);
+    let (one, _) = grade_class(&mixed, 1);
+    let mut beside_hostile = 0.0;
+    for jobs in [2, 4] {
+        let (t, correct) = grade_class(&mixed, jobs);
+        if jobs == 2 {
+            beside_hostile = correct;
+        }
+        rows.push(Row {
+            name: format!("grade --batch: {n} part 2 submissions (36 correct, 12 buggy, 12 hostile), --jobs {jobs}"),
+            ours: format!("{t:.0} s"),
+            reference: format!("--jobs 1: {one:.0} s"),
+            ratio: format!("{:.2}× faster", one / t),
+            target: "whole batch < 180 s".into(),
+        });
+    }
+    // A correct submission's grading beside hostile ones, and beside its like.
+    let calm = std::env::temp_dir().join("pmulab-bench-calm");
+    batch_class(&calm, false);
+    let (_, beside_correct) = grade_class(&calm, 2);
+    rows.push(Row {
+        name: "one correct submission's grading, beside hostile ones (--jobs 2, median)".into(),
+        ours: format!("{beside_hostile:.1} s"),
+        reference: format!("beside correct ones {beside_correct:.1} s"),
+        ratio: format!("{:.2}×", beside_hostile / beside_correct),
+        target: "≈ 1× (no slow-down)".into(),
+    });
+    for dir in [&mixed, &calm] {
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(dir.with_extension("grades"));
+    }
 }

@@ -55,7 +55,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             cpu: Duration::from_secs(30),
-            memory: 1 << 30,
+            memory: 512 << 20,
             processes: 64,
             file_size: 16 << 20,
             open_files: 256,
@@ -148,9 +148,9 @@ see /proc/sys/user/max_user_namespaces and, on some kernels, kernel.unprivileged
         Some(format!(
             "{why}: the program will run WITHOUT a network namespace (it can reach any network \
 this machine can, and lab ports may collide), WITHOUT a mount namespace (it can write wherever \
-you can), WITHOUT a pid namespace (a child that leaves its process group outlives the grading) \
-and as you; it still gets a fresh working directory, a clean environment, resource limits and \
-its process group killed"
+you can), WITHOUT a pid namespace (a child that leaves its process group outlives the grading); \
+it still gets a fresh working directory, a clean environment, resource limits, its process \
+group killed and, when you are root, an unprivileged uid"
         ))
     }
 }

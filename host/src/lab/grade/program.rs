@@ -128,7 +128,7 @@ impl Ran {
         let mut notes = Vec::new();
         if usage.process_limit {
             notes.push(format!(
-                "it ran over half its process limit ({} at once) and was stopped as a fork bomb",
+                "it ran over half its process limit of {} and was stopped as a fork bomb",
                 limits.processes
             ));
         } else if usage.processes >= limits.processes {
@@ -139,16 +139,15 @@ impl Ran {
         }
         if usage.peak_kib * 1024 >= limits.memory / 2 {
             notes.push(format!(
-                "it used up to {} MiB of memory (the limit is {} MiB)",
+                "it used up to {} MiB of memory, of {} MiB allowed",
                 usage.peak_kib >> 10,
                 limits.memory >> 20
             ));
         }
-        if usage.left_behind > 0 {
+        if usage.left_behind > 0 && !usage.process_limit {
             notes.push(format!(
-                "it left {} process{} running when it ended; killed",
-                usage.left_behind,
-                if usage.left_behind == 1 { "" } else { "es" }
+                "it left processes running when it ended ({}): killed",
+                usage.left_behind
             ));
         }
         notes

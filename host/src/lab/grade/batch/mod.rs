@@ -106,6 +106,9 @@ pub fn run(batch: &Batch) -> Result<(), Failure> {
             None => "UNCONTAINED".to_string(),
         }
     )?;
+    // Each slot's graders keep their scratch files here, removed after
+    // each submission: a grading stopped midway leaves nothing behind.
+    let scratch = std::env::temp_dir().join(format!("pmulab-batch-{}", std::process::id()));
     let total = todo.len();
     let queue = Arc::new(Mutex::new(VecDeque::from(todo)));
     let stop = Arc::new(AtomicBool::new(false));
@@ -120,19 +123,26 @@ pub fn run(batch: &Batch) -> Result<(), Failure> {
             let (queue, stop, progress) =
                 (Arc::clone(&queue), Arc::clone(&stop), Arc::clone(&progress));
             let (batch, template) = (batch.clone(), template.clone());
+            let tmp = scratch.join(format!("slot-{slot}"));
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                     let Some(submission) = next else { break };
                     progress.started();
+                    let _ = std::fs::create_dir_all(&tmp);
+                    let slot = Slot {
+                        number: slot,
+                        tmp: &tmp,
+                    };
                     let outcome = grade_one(
                         &batch,
                         template.as_deref(),
                         &submission,
-                        slot,
+                        &slot,
                         privilege,
                         &stop,
                     );
+                    let _ = std::fs::remove_dir_all(&tmp);
                     progress.finished(&submission.id, outcome.as_ref());
                 }
             })
@@ -141,6 +151,7 @@ pub fn run(batch: &Batch) -> Result<(), Failure> {
     for worker in workers {
         let _ = worker.join();
     }
+    let _ = std::fs::remove_dir_all(&scratch);
     progress.clear();
     let summary = results::write_all(&batch.out)?;
     say!("\n{summary}")?;
@@ -187,13 +198,19 @@ pub fn merge(from: &[PathBuf], out: &std::path::Path) -> Result<(), Failure> {
     say!("{text}")
 }
 
+/// A parallel slot: its number (its uid) and its graders' scratch folder.
+struct Slot<'a> {
+    number: u32,
+    tmp: &'a std::path::Path,
+}
+
 /// Grades one submission in a child grader; its record, or `None` when it
 /// was stopped by Ctrl-C (nothing kept).
 fn grade_one(
     batch: &Batch,
     template: Option<&[String]>,
     submission: &Submission,
-    slot: u32,
+    slot: &Slot,
     privilege: Option<Privilege>,
     stop: &AtomicBool,
 ) -> Option<Value> {
@@ -228,9 +245,15 @@ fn grade_one(
         Ok(command) => command,
         Err(e) => return Some(results::failed_record(&submission.id, &e.message, 0.0)),
     };
-    if let Some(privilege) = privilege {
-        command.env(SLOT_VARIABLE, slot.to_string());
-        isolate_grading(&mut command, privilege);
+    command.env("TMPDIR", slot.tmp);
+    match privilege {
+        Some(privilege) => {
+            command.env(SLOT_VARIABLE, slot.number.to_string());
+            isolate_grading(&mut command, privilege);
+        }
+        None => {
+            command.env(SLOT_VARIABLE, format!("bare:{}", slot.number));
+        }
     }
     let mut child = match command.spawn() {
         Ok(child) => child,
@@ -341,9 +364,6 @@ fn child_grader(
         "--submission".into(),
         submission.path.clone().into(),
     ]);
-    if !contained {
-        args.push("--uncontained".into());
-    }
     args.push("--".into());
     args.extend(program.iter().map(OsString::from));
     // Under a reaper where namespaces work: stopping it stops everything.
