@@ -198,6 +198,12 @@ pub struct WsPmuArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 4096)]
     pub max_message: usize,
 
+    /// Let browser pages from this origin (http://host:port) drive the PMU
+    /// too; '*' lets any page. Its own page always may, and programs (which
+    /// send no Origin) always are served.
+    #[arg(long, value_name = "ORIGIN", value_parser = values::origin)]
+    pub allow_origin: Vec<String>,
+
     #[command(flatten)]
     pub session: SessionOptions,
 

@@ -23,6 +23,25 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{shown} seconds is too long to wait; use a smaller number"))
 }
 
+/// A browser origin as pages send it (`http://host:port`, `https://host`),
+/// or `*` for any.
+pub fn origin(text: &str) -> Result<String, String> {
+    let shown = short(text);
+    let text = text.trim().trim_end_matches('/');
+    let host = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"));
+    match host {
+        _ if text == "*" => Ok(text.to_string()),
+        Some(host) if !host.is_empty() && !host.contains(['/', ' ', '?', '#']) => {
+            Ok(text.to_string())
+        }
+        _ => Err(format!(
+            "{shown} is not an origin; use e.g. http://127.0.0.1:8000 (scheme, host and port, no path), or '*'"
+        )),
+    }
+}
+
 /// `K/N`: the K-th of N shards, 1 ≤ K ≤ N.
 pub fn shard(text: &str) -> Result<(u32, u32), String> {
     let shown = short(text);

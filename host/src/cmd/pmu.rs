@@ -11,6 +11,7 @@ use crate::cli::{PmuArgs, SecurePmuArgs, SessionOptions, WsPmuArgs};
 use crate::net::serve::{Limits, Listening, ServeError, serve_and_log};
 use crate::net::tls::{Role, TlsStack, config};
 use crate::net::ws::stack::{AUTO_FRAGMENT, WsSettings, WsStack};
+use crate::net::ws::upgrade::Origins;
 use crate::net::{HostClock, StdStack};
 use crate::ui::failure::Failure;
 use crate::ui::log::Log;
@@ -78,11 +79,21 @@ pub fn run_ws(args: WsPmuArgs, log: &Log) -> Result<(), Failure> {
         .fragment
         .map(|f| format!(", floodme in frames of {f} bytes"))
         .unwrap_or_default();
+    let origins = Origins {
+        any: args.allow_origin.iter().any(|o| o == "*"),
+        allowed: args
+            .allow_origin
+            .iter()
+            .filter(|o| *o != "*")
+            .cloned()
+            .collect(),
+    };
     let clock = HostClock::new();
-    let stack = WsStack::new(StdStack::new(args.bind, clock), settings);
+    let stack = WsStack::new(StdStack::new(args.bind, clock), settings).allowing(origins);
     let started = |local: SocketAddr| {
         let about = format!("ws://{local}/, {kind} messages{frames}; ");
-        started_line("pmulab ws-pmu", local, &about, &args.session)
+        let line = started_line("pmulab ws-pmu", local, &about, &args.session);
+        format!("{line}\npmulab ws-pmu: the PDC page: open http://{local}/ in a browser")
     };
     serve_and_log(stack, clock, args.port, config, limits, log, started)
         .map_err(|e| serve_failure::<WsStack>(args.bind, args.port, e))

@@ -183,6 +183,12 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             format!("ws://127.0.0.1:{ws}/"),
             format!("pmulab pdc ws://127.0.0.1:{ws}/ CMD_short:0"),
         ),
+        (
+            "6",
+            "PDC page",
+            format!("http://127.0.0.1:{ws}/"),
+            "open it in a browser".to_string(),
+        ),
     ];
     let _ = writeln!(
         table,

@@ -4,7 +4,8 @@
 //! as it runs over TLS.
 //!
 //! - A connection starts with the client's HTTP upgrade request, answered
-//!   `101` ([`super::upgrade`]) or with an HTTP error.
+//!   `101` ([`super::upgrade`]) or with an HTTP error; a plain `GET` is
+//!   answered with the PDC page, and ends like a client that sent nothing.
 //! - `receive` gives the client's first message — the command — and then
 //!   the end of the input, as a TCP client that half-closes after its
 //!   command: the command is one whole message, so what is not complete
@@ -23,6 +24,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, nb};
 use pmulab_core::nal::{Framing, HalfClose, Park};
@@ -33,7 +35,7 @@ use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Error as WsLibError, Message};
 
-use super::upgrade::{self, Upgrade};
+use super::upgrade::{self, Origins, Upgrade};
 use crate::net::stack::{NetError, StdSocket, StdStack};
 
 /// Above this, a floodme goes out in frames of this size unless
@@ -194,6 +196,7 @@ impl std::fmt::Debug for Conn {
 pub struct WsStack {
     inner: StdStack,
     settings: WsSettings,
+    origins: Arc<Origins>,
     conns: HashMap<usize, Conn>,
 }
 
@@ -203,18 +206,25 @@ impl WsStack {
         WsStack {
             inner,
             settings,
+            origins: Arc::new(Origins::default()),
             conns: HashMap::new(),
         }
+    }
+
+    /// Lets browser pages of these origins drive the PMU too (its own page
+    /// always may).
+    pub fn allowing(mut self, origins: Origins) -> Self {
+        self.origins = Arc::new(origins);
+        self
     }
 
     /// A new stack for another thread, accepting from `listener` too.
     pub fn worker(&self, listener: &WsSocket) -> io::Result<(WsStack, WsSocket)> {
         let mut inner = StdStack::new(self.inner.bind_ip(), self.inner.clock());
         let shared = inner.share_listener(&self.inner, &listener.inner)?;
-        Ok((
-            WsStack::new(inner, self.settings),
-            WsSocket { inner: shared },
-        ))
+        let mut worker = WsStack::new(inner, self.settings);
+        worker.origins = Arc::clone(&self.origins);
+        Ok((worker, WsSocket { inner: shared }))
     }
 
     /// The local address of a socket (e.g. the listener's port).
@@ -445,6 +455,7 @@ impl TcpClientStack for WsStack {
 
     fn receive(&mut self, socket: &mut WsSocket, buffer: &mut [u8]) -> nb::Result<usize, WsError> {
         let config = self.config();
+        let origins = Arc::clone(&self.origins);
         let (stack, conn) = self.parts(socket)?;
         flush(stack, &mut socket.inner, conn)?;
         if !conn.input.is_empty() {
@@ -466,8 +477,17 @@ impl TcpClientStack for WsStack {
                         Err(e) => return Err(e.map(WsError::Net)),
                     };
                     request.extend_from_slice(&chunk[..n]);
-                    match upgrade::upgrade(request) {
+                    match upgrade::upgrade(request, &origins) {
                         Upgrade::Partial => {}
+                        // A browser asking for the page: answered, and for
+                        // the PMU the input ends with no command.
+                        Upgrade::Page { response, .. } => {
+                            conn.raw_out = response;
+                            conn.phase = Phase::Refused;
+                            conn.fin_pending = true;
+                            flush(stack, &mut socket.inner, conn)?;
+                            return Ok(0);
+                        }
                         Upgrade::Accept { response, consumed } => {
                             let frames = request.split_off(consumed);
                             conn.raw_out = response;
