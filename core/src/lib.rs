@@ -52,6 +52,7 @@ pub mod reset;
 pub mod rng;
 pub mod slots;
 pub mod stream;
+pub mod synchrophasor;
 pub mod text;
 pub mod time;
 

@@ -9,6 +9,7 @@ sessions (for the busy case and CMD_short:1's spacing). Only loopback.
 """
 import http.server
 import json
+import shutil
 import socket
 import sys
 import tempfile
@@ -24,14 +25,19 @@ from selenium.webdriver.support.ui import WebDriverWait
 main_url, slow_url, screenshot = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
+SCRATCH = []
+
+
 def browser():
+    profile = tempfile.mkdtemp(prefix="pmulab-chromium-")
+    SCRATCH.append(profile)
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in [
         "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
         "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--window-size=1000,860",
-        "--user-data-dir=" + tempfile.mkdtemp(prefix="pmulab-chromium-"),
+        "--user-data-dir=" + profile,
     ]:
         options.add_argument(arg)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
@@ -101,6 +107,7 @@ try:
     # A page of another origin tries to drive the PMU.
     pmu_host = main_url.split("//")[1].rstrip("/")
     folder = tempfile.mkdtemp(prefix="pmulab-cross-")
+    SCRATCH.append(folder)
     with open(folder + "/index.html", "w") as f:
         f.write("""<!doctype html><title>waiting</title><script>
 const ws = new WebSocket("ws://%s/");
@@ -116,5 +123,7 @@ ws.onclose = (e) => { if (document.title !== "opened") document.title = "closed 
     other.shutdown()
 finally:
     driver.quit()
+    for path in SCRATCH:
+        shutil.rmtree(path, ignore_errors=True)
 
 print(json.dumps(result))

@@ -1,0 +1,282 @@
+//! IEEE C37.118.2 frames against independent implementations: pyc37's
+//! Annex D sample frames decode in pmulab's core and encode back byte for
+//! byte, and Wireshark's `synphasor` dissector reads pmulab's frames with
+//! no malformed or bad-checksum packet.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+use pmulab_core::synchrophasor::command::{self, Command as Cmd, CommandFrame};
+use pmulab_core::synchrophasor::config::{
+    AnalogUnit, Config, ConfigFrame, Format, Nominal, PhasorUnit, PmuConfig,
+};
+use pmulab_core::synchrophasor::data::{self, DataFrame, Phasor, PmuData, Value};
+use pmulab_core::synchrophasor::frame::{FrameType, Timestamp};
+use pmulab_core::synchrophasor::header::{self, HeaderFrame};
+use pmulab_tests::{peer, python, run};
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn vectors() -> HashMap<String, Vec<u8>> {
+    let mut cmd = Command::new(python());
+    cmd.arg(peer("c37_vectors.py"));
+    let out = run(cmd, Duration::from_secs(30));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let json: HashMap<String, String> = serde_json::from_str(&out.stdout).unwrap();
+    json.into_iter().map(|(k, v)| (k, hex(&v))).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn pyc37_s_annex_d_frames_decode_and_encode_back_byte_for_byte() {
+    let v = vectors();
+    let cfg_bytes = &v["cfg2"];
+    let cfg = ConfigFrame::parse(cfg_bytes).unwrap();
+    let time = cfg.frame().timestamp();
+    assert_eq!(
+        time,
+        Timestamp {
+            soc: 1_149_577_200,
+            fraction: 463_000,
+            quality: 0
+        }
+    );
+    assert_eq!(cfg.frame().frame_type(), FrameType::Cfg2);
+    assert_eq!(
+        (cfg.time_base(), cfg.num_pmu(), cfg.data_rate()),
+        (1_000_000, 1, 30)
+    );
+    let pmu = cfg.pmus().next().unwrap();
+    assert_eq!(pmu.station(), b"Station A");
+    assert_eq!(pmu.idcode(), 7734);
+    assert_eq!(
+        pmu.format(),
+        Format {
+            analogs_float: true,
+            ..Format::default()
+        }
+    );
+    assert_eq!(
+        (pmu.phasor_count(), pmu.analog_count(), pmu.digital_count()),
+        (4, 3, 1)
+    );
+    assert_eq!(pmu.channel_name(3), Some(&b"I1"[..]));
+    assert_eq!(pmu.channel_name(22), Some(&b"BREAKER G STATUS"[..]));
+    assert_eq!(
+        pmu.phasor_unit(3),
+        Some(PhasorUnit {
+            current: true,
+            scale: 45776
+        })
+    );
+    assert_eq!(pmu.analog_unit(2), Some(AnalogUnit { kind: 2, scale: 1 }));
+    assert_eq!(pmu.digital_unit(0), Some((0x0000, 0xFFFF)));
+    assert_eq!((pmu.nominal(), pmu.cfgcnt()), (Nominal::Hz60, 22));
+
+    // Rebuilt from what was read, it is the same frame.
+    let names: Vec<String> = (0..23)
+        .map(|i| text(pmu.channel_name(i).unwrap()))
+        .collect();
+    let phasors: Vec<(&str, PhasorUnit)> = (0..4)
+        .map(|i| (names[i].as_str(), pmu.phasor_unit(i).unwrap()))
+        .collect();
+    let analogs: Vec<(&str, AnalogUnit)> = (0..3)
+        .map(|i| (names[4 + i].as_str(), pmu.analog_unit(i).unwrap()))
+        .collect();
+    let bits: [&str; 16] = std::array::from_fn(|i| names[7 + i].as_str());
+    let (normal, valid) = pmu.digital_unit(0).unwrap();
+    let digitals = [(bits, normal, valid)];
+    let station = text(pmu.station());
+    let pmus = [PmuConfig {
+        station: &station,
+        idcode: pmu.idcode(),
+        format: pmu.format(),
+        phasors: &phasors,
+        analogs: &analogs,
+        digitals: &digitals,
+        nominal: pmu.nominal(),
+        cfgcnt: pmu.cfgcnt(),
+    }];
+    let config = Config {
+        version: cfg.frame().version(),
+        idcode: cfg.frame().idcode(),
+        time_base: cfg.time_base(),
+        data_rate: cfg.data_rate(),
+        pmus: &pmus,
+    };
+    let mut out = vec![0u8; config.len()];
+    let n = config.emit(&mut out, FrameType::Cfg2, time).unwrap();
+    assert_eq!(&out[..n], &cfg_bytes[..], "CFG-2 re-encoded");
+
+    // The data frame, read with that configuration.
+    let data_bytes = &v["data"];
+    let frame = DataFrame::parse(data_bytes, cfg).unwrap();
+    let block = frame.pmus().next().unwrap();
+    assert_eq!(block.stat(), 0);
+    assert_eq!(block.phasor(0), Some(Phasor::Int(14635, 0)));
+    assert_eq!(block.phasor(1), Some(Phasor::Int(-7318, -12676)));
+    assert_eq!(block.phasor(3), Some(Phasor::Int(1092, 0)));
+    assert_eq!(block.freq(), Value::Int(2500));
+    assert!((block.frequency_hz() - 62.5).abs() < 1e-4);
+    assert_eq!(block.analog(2), Some(Value::Float(10000.0)));
+    assert_eq!(block.digital(0), Some(0x3C12));
+    let phasors: Vec<Phasor> = (0..4).map(|i| block.phasor(i).unwrap()).collect();
+    let analogs: Vec<Value> = (0..3).map(|i| block.analog(i).unwrap()).collect();
+    let values = [PmuData {
+        stat: block.stat(),
+        phasors: &phasors,
+        freq: block.freq(),
+        dfreq: block.dfreq(),
+        analogs: &analogs,
+        digitals: &[block.digital(0).unwrap()],
+    }];
+    let mut out = vec![0u8; 128];
+    let n = data::emit(&mut out, &config, frame.frame().timestamp(), &values).unwrap();
+    assert_eq!(&out[..n], &data_bytes[..], "data frame re-encoded");
+
+    // The command and header frames.
+    let command = CommandFrame::parse(&v["command"]).unwrap();
+    assert_eq!(command.command(), Cmd::On);
+    let n = command::emit(&mut out, 1, 7734, time, Cmd::On).unwrap();
+    assert_eq!(&out[..n], &v["command"][..]);
+    let said = HeaderFrame::parse(&v["header"]).unwrap();
+    assert_eq!(said.text(), b"Hello I'm a PMU from pyc37");
+    let n = header::emit(&mut out, 1, 7734, time, "Hello I'm a PMU from pyc37").unwrap();
+    assert_eq!(&out[..n], &v["header"][..]);
+}
+
+#[test]
+fn wireshark_reads_pmulab_s_frames_without_a_complaint() {
+    // A CFG-2, two data frames and a command, as one TCP stream on 4712.
+    let unit = |current, scale| PhasorUnit { current, scale };
+    let digitals = [(["S"; 16], 0, 0xFFFF)];
+    let pmus = [PmuConfig {
+        station: "pmulab",
+        idcode: 4712,
+        format: Format {
+            polar: true,
+            phasors_float: true,
+            analogs_float: true,
+            freq_float: true,
+        },
+        phasors: &[("VA", unit(false, 0)), ("IA", unit(true, 0))],
+        analogs: &[("P", AnalogUnit { kind: 1, scale: 1 })],
+        digitals: &digitals,
+        nominal: Nominal::Hz50,
+        cfgcnt: 1,
+    }];
+    let config = Config {
+        version: 2,
+        idcode: 4712,
+        time_base: 1_000_000,
+        data_rate: 50,
+        pmus: &pmus,
+    };
+    let time = |fraction| Timestamp {
+        soc: 1_796_000_000,
+        fraction,
+        quality: 0,
+    };
+    let mut stream = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    let n = config.emit(&mut buf, FrameType::Cfg2, time(0)).unwrap();
+    stream.push(buf[..n].to_vec());
+    for (i, hz) in [49.98f32, 50.01].into_iter().enumerate() {
+        let values = [PmuData {
+            stat: 0,
+            phasors: &[Phasor::Float(230.0, 0.1), Phasor::Float(10.0, -0.4)],
+            freq: Value::Float(hz),
+            dfreq: Value::Float(0.05),
+            analogs: &[Value::Float(2300.0)],
+            digitals: &[0x0001],
+        }];
+        let n = data::emit(&mut buf, &config, time(20_000 * i as u32), &values).unwrap();
+        stream.push(buf[..n].to_vec());
+    }
+    let n = command::emit(&mut buf, 2, 4712, time(0), Cmd::SendCfg2).unwrap();
+    stream.push(buf[..n].to_vec());
+
+    // text2pcap wraps each frame in a TCP segment to port 4712.
+    let dir = std::env::temp_dir().join(format!("pmulab-c37-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dump: String = stream
+        .iter()
+        .map(|frame| {
+            let bytes: Vec<String> = frame.iter().map(|b| format!("{b:02x}")).collect();
+            format!("000000 {}\n", bytes.join(" "))
+        })
+        .collect();
+    std::fs::write(dir.join("frames.txt"), dump).unwrap();
+    let pcap = dir.join("frames.pcap");
+    let made = run(
+        {
+            let mut c = Command::new("text2pcap");
+            c.args(["-q", "-T", "40000,4712"])
+                .arg(dir.join("frames.txt"))
+                .arg(&pcap);
+            c
+        },
+        Duration::from_secs(30),
+    );
+    assert_eq!(made.code(), 0, "{}", made.stderr);
+    let mut tshark = Command::new("tshark");
+    tshark
+        .args(["-r"])
+        .arg(&pcap)
+        .args([
+            "-d",
+            "tcp.port==4712,synphasor",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+        ])
+        .args([
+            "-e",
+            "synphasor.frtype",
+            "-e",
+            "synphasor.idcode_stream_source",
+        ])
+        .args([
+            "-e",
+            "synphasor.conf.numpmu",
+            "-e",
+            "synphasor.actual_frequency_value",
+        ])
+        .args([
+            "-e",
+            "synphasor.command",
+            "-e",
+            "_ws.expert",
+            "-e",
+            "_ws.malformed",
+        ]);
+    let out = run(tshark, Duration::from_secs(60));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", out.stdout);
+    for line in &lines {
+        let fields: Vec<&str> = line.split('|').collect();
+        assert_eq!(fields[1], "4712", "{line}");
+        assert!(
+            fields[5].is_empty() && fields[6].is_empty(),
+            "a complaint: {line}"
+        );
+    }
+    assert!(lines[0].starts_with("0x0003|"), "CFG-2 first: {}", lines[0]);
+    assert_eq!(lines[0].split('|').nth(2), Some("1"));
+    let freq: f32 = lines[1].split('|').nth(3).unwrap().parse().unwrap();
+    assert!((freq - 49.98).abs() < 1e-3, "{}", lines[1]);
+    assert!(lines[3].starts_with("0x0004|"), "{}", lines[3]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
