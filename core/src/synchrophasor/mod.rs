@@ -19,6 +19,9 @@ pub mod data;
 mod error;
 pub mod frame;
 pub mod header;
+pub mod pdc;
+pub mod pmu;
+pub mod signal;
 mod write;
 
 pub use error::Error;

@@ -1,6 +1,8 @@
 //! Round trips and refusals of the frame codec.
 
 use super::Error;
+extern crate std;
+
 use super::command::{self, Command, CommandFrame};
 use super::config::{AnalogUnit, Config, ConfigFrame, Format, Nominal, PhasorUnit, PmuConfig};
 use super::data::{self, DataFrame, Phasor, PmuData, Value};
@@ -288,4 +290,136 @@ fn what_cannot_be_written_is_refused() {
         command::emit(&mut buf, 3, 1, TIME, Command::On),
         Err(Error::UnsupportedVersion(3))
     );
+}
+
+mod machines {
+    extern crate std;
+
+    use super::super::Error;
+    use super::super::command::{self, Command};
+    use super::super::data::Value;
+    use super::super::frame::{Frame, FrameType, Timestamp};
+    use super::super::pdc::{Pdc, Received};
+    use super::super::pmu::{Pmu, PmuSettings};
+    use super::super::signal::Signal;
+    use crate::rng::SplitMix64;
+    use crate::time::Instant;
+
+    const START: u64 = 1_796_000_000_000_000; // UTC microseconds, a whole second
+
+    fn pmu(rate: u16) -> Pmu<'static, SplitMix64> {
+        let settings = PmuSettings {
+            idcode: 7,
+            station: "pmulab",
+            rate,
+            signal: Signal {
+                offset_hz: 0.05,
+                ..Signal::default()
+            },
+        };
+        Pmu::new(settings, SplitMix64::new(1)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn command(cmd: Command) -> ([u8; 18], usize) {
+        let mut buf = [0u8; 18];
+        let n = command::emit(&mut buf, 2, 7, Timestamp::default(), cmd).unwrap_or(0);
+        (buf, n)
+    }
+
+    #[test]
+    fn the_pmu_answers_commands_and_streams_on_the_grid() {
+        let mut pmu = pmu(50);
+        let mut out = [0u8; 1024];
+        let at = |micros: u64| Instant::from_micros(START + micros);
+        assert_eq!(pmu.poll_timeout(), None, "silent until asked");
+        let (cfg2, n) = command(Command::SendCfg2);
+        assert_eq!(pmu.handle_input(at(0), &cfg2[..n]), Ok(()));
+        let len = pmu
+            .poll_transmit(at(0), &mut out)
+            .and_then(Result::ok)
+            .unwrap_or(0);
+        assert!(matches!(
+            Frame::parse(&out[..len]).map(|f| f.frame_type()),
+            Ok(FrameType::Cfg2)
+        ));
+        // "On" in two pieces, at 13 ms: the first frame is at 20 ms.
+        let (on, n) = command(Command::On);
+        assert_eq!(pmu.handle_input(at(13_000), &on[..5]), Ok(()));
+        assert!(!pmu.transmitting());
+        assert_eq!(pmu.handle_input(at(13_000), &on[5..n]), Ok(()));
+        assert_eq!(pmu.poll_timeout(), Some(at(20_000)));
+        assert!(pmu.poll_transmit(at(19_999), &mut out).is_none());
+        let mut stamps = std::vec::Vec::new();
+        let mut now = 20_000;
+        while now < 1_020_000 {
+            let Some(Ok(len)) = pmu.poll_transmit(at(now), &mut out) else {
+                panic!("no frame at {now}");
+            };
+            let frame = Frame::parse(&out[..len]).unwrap_or_else(|e| panic!("{e}"));
+            stamps.push(frame.timestamp());
+            now = pmu.poll_timeout().map_or(0, |t| t.as_micros() - START);
+        }
+        assert_eq!(stamps.len(), 50);
+        assert_eq!(stamps[0].fraction, 20_000);
+        assert_eq!(stamps[49].fraction, 0);
+        assert_eq!(stamps[49].soc, (START / 1_000_000) as u32 + 1);
+        assert_eq!(pmu.skipped(), 0);
+        // Late by a second and a half: on to the current frame, the rest skipped.
+        assert!(pmu.poll_transmit(at(2_530_000), &mut out).is_some());
+        assert_eq!(pmu.skipped(), 75);
+        let (off, n) = command(Command::Off);
+        assert_eq!(pmu.handle_input(at(2_540_000), &off[..n]), Ok(()));
+        assert_eq!(pmu.poll_timeout(), None);
+        // A broken frame ends the conversation.
+        assert_eq!(
+            pmu.handle_input(at(0), b"GET / HTTP/1.1"),
+            Err(Error::NoSync(b'G'))
+        );
+    }
+
+    #[test]
+    fn the_pdc_and_the_pmu_talk_in_memory() {
+        let mut pmu = pmu(10);
+        let mut pdc: Pdc<2048> = Pdc::new(7);
+        let mut wire = [0u8; 2048];
+        let mut configs = 0;
+        let mut hz = std::vec::Vec::new();
+        let mut now = START;
+        for _ in 0..200 {
+            let at = Instant::from_micros(now);
+            while let Some(Ok(n)) = pdc.poll_transmit(at, &mut wire) {
+                assert_eq!(pmu.handle_input(at, &wire[..n]), Ok(()));
+            }
+            while let Some(Ok(n)) = pmu.poll_transmit(at, &mut wire) {
+                // Delivered in two reads, as a stream may.
+                let half = n / 2;
+                let mut fed = 0;
+                for piece in [&wire[..half], &wire[half..n]] {
+                    fed += pdc.handle_input(piece);
+                    while let Some(frame) = pdc.poll_frame() {
+                        match frame {
+                            Ok(Received::Config(cfg)) => {
+                                configs += 1;
+                                assert_eq!(cfg.data_rate(), 10);
+                            }
+                            Ok(Received::Data(data)) => {
+                                for pmu in data.pmus() {
+                                    assert!(matches!(pmu.freq(), Value::Float(_)));
+                                    hz.push(pmu.frequency_hz());
+                                }
+                            }
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                }
+                assert_eq!(fed, n);
+            }
+            now = pmu
+                .poll_timeout()
+                .map_or(now + 1000, |t| t.as_micros().max(now + 1));
+        }
+        assert_eq!(configs, 1);
+        assert!(hz.len() > 150, "{}", hz.len());
+        assert!(hz.iter().all(|f| (f - 50.05).abs() < 1e-3), "{hz:?}");
+    }
 }
