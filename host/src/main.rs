@@ -43,6 +43,8 @@ fn main() -> ExitCode {
         Command::States(args) => cmd::states::run(args),
         Command::CodeC(args) => cmd::echo_pair::code_c(args),
         Command::CodeD(args) => cmd::echo_pair::code_d(args),
+        Command::C37Pmu(args) => cmd::c37::pmu(args, &log),
+        Command::C37Pdc(args) => cmd::c37::pdc(args),
         Command::Load(args) => cmd::load::run(args),
         Command::ResetPmu(args) => cmd::reset_pmu::run(args, &log),
         Command::Receiver(args) => cmd::multicast::receiver(args, &log),

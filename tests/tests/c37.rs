@@ -280,3 +280,127 @@ fn wireshark_reads_pmulab_s_frames_without_a_complaint() {
     assert!(lines[3].starts_with("0x0004|"), "{}", lines[3]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn pyc37_s_pdc_reads_pmulab_s_pmu() {
+    let mut cmd = pmulab_tests::pmulab_cmd(["c37-pmu", "--port", "0", "--offset", "0.05", "-v"]);
+    cmd.args(["--id", "21", "--station", "Lab PMU"]);
+    let pmu = pmulab_tests::Server::start(cmd, false);
+    let mut pdc = Command::new(python());
+    pdc.arg(peer("pyc37_pdc.py"))
+        .args([pmu.port().as_str(), "21", "20"]);
+    let out = run(pdc, Duration::from_secs(60));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let got: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        got["header"].as_str().unwrap().contains("pmulab PMU"),
+        "{got}"
+    );
+    assert_eq!(got["station"].as_str().unwrap().trim(), "Lab PMU");
+    let channels: Vec<&str> = got["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().trim())
+        .collect();
+    assert_eq!(channels, ["VA", "VB", "VC", "IA", "IB", "IC"]);
+    assert_eq!(got["data_rate"], 50);
+    assert_eq!(got["nominal"], 50);
+    let data = got["data"].as_array().unwrap();
+    assert_eq!(data.len(), 20);
+    let mut last = 0.0;
+    for frame in data {
+        assert!(
+            (frame["frequency"].as_f64().unwrap() - 50.05).abs() < 1e-6,
+            "{frame}"
+        );
+        // On the 50-per-second grid, one after another.
+        let time = frame["time"].as_f64().unwrap();
+        let step = time - last;
+        assert!(last == 0.0 || (step - 0.02).abs() < 1e-3, "{last} → {time}");
+        last = time;
+        let phasors = frame["phasors"].as_array().unwrap();
+        let (va, vb, ia) = (&phasors[0], &phasors[1], &phasors[3]);
+        assert_eq!(va[0], 230.0);
+        assert_eq!(ia[0], 100.0);
+        let spread = |a: &serde_json::Value, b: &serde_json::Value| {
+            let d = a[1].as_f64().unwrap() - b[1].as_f64().unwrap();
+            (d + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI
+        };
+        assert!((spread(va, vb) - 2.0944).abs() < 1e-3, "{phasors:?}");
+        assert!(
+            (spread(va, ia) - std::f64::consts::FRAC_PI_6).abs() < 1e-3,
+            "{phasors:?}"
+        );
+    }
+}
+
+#[test]
+fn pmulab_s_pdc_reads_pyc37_s_pmu_and_many_pdcs_read_one_pmu() {
+    // pyc37's PMU sends the standard's Annex D configuration and data.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut py = Command::new(python());
+    py.arg(peer("pyc37_pmu.py")).arg(&port);
+    let _pyc37 = pmulab_tests::Server::start(py, true);
+    let out = run(
+        pmulab_tests::pmulab_cmd([
+            "c37-pdc",
+            "127.0.0.1",
+            &port,
+            "--id",
+            "7734",
+            "--frames",
+            "5",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("PMU 7734 \"Station A\": 4 phasors (VA VB VC I1), 3 analog, 1 digital words, nominal 60 Hz"),
+        "{}",
+        out.stderr
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", out.stdout);
+    for line in &lines {
+        assert!(line.contains("f=62.5000 Hz"), "{line}");
+        // Annex D: VA = 14635 × 915527 × 10⁻⁵ V, at 0°.
+        assert!(line.contains("VA=133987.38∠0.00°"), "{line}");
+        assert!(line.contains("I1=499.87∠0.00°"), "{line}");
+    }
+
+    // pmulab's PMU, 24 PDCs at once, each 25 frames.
+    let pmu =
+        pmulab_tests::Server::start(pmulab_tests::pmulab_cmd(["c37-pmu", "--port", "0"]), false);
+    let pdcs: Vec<_> = (0..24)
+        .map(|_| {
+            let mut c = pmulab_tests::pmulab_cmd([
+                "c37-pdc",
+                "127.0.0.1",
+                &pmu.port(),
+                "--frames",
+                "25",
+                "--csv",
+            ]);
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for child in pdcs {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csv = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(csv.lines().count(), 26, "{csv}");
+        assert!(csv.starts_with("time,pmu,freq_hz,rocof_hz_per_s,VA_magnitude,VA_angle_deg,"));
+    }
+}

@@ -33,6 +33,14 @@ const AMPS: PhasorUnit = PhasorUnit {
     current: true,
     scale: 0,
 };
+/// `x` to the nearest integer, saturating at the ends of i16 (no libm).
+fn rounded(x: f32) -> i16 {
+    match x >= 0.0 {
+        true => (x + 0.5) as i16,
+        false => (x - 0.5) as i16,
+    }
+}
+
 /// The six phasor channels, polar floats.
 pub const PHASORS: [(&str, PhasorUnit); 6] = [
     ("VA", VOLTS),
@@ -96,11 +104,15 @@ impl<'a, R: Random> Pmu<'a, R> {
         let config = PmuConfig {
             station: settings.station,
             idcode: settings.idcode,
+            // FREQ and DFREQ as integers (mHz from nominal, ROCOF × 100):
+            // the standard makes a float FREQ the actual frequency, but
+            // some PDCs (pyc37) read it as a deviation; integers mean the
+            // same to every reader, to 1 mHz.
             format: Format {
                 polar: true,
                 phasors_float: true,
                 analogs_float: true,
-                freq_float: true,
+                freq_float: false,
             },
             phasors: &PHASORS,
             analogs: &[],
@@ -247,12 +259,16 @@ impl<'a, R: Random> Pmu<'a, R> {
         let values = [PmuData {
             stat: 0,
             phasors: &phasors,
-            freq: Value::Float(m.hz),
-            dfreq: Value::Float(m.rocof),
+            freq: Value::Int(rounded((m.hz - self.nominal_hz()) * 1000.0)),
+            dfreq: Value::Int(rounded(m.rocof * 100.0)),
             analogs: &[],
             digitals: &[],
         }];
         Some(data::emit(out, &self.cfg(), time, &values))
+    }
+
+    fn nominal_hz(&self) -> f32 {
+        self.config.nominal.hz()
     }
 
     /// When [`Pmu::poll_transmit`] next has something, without new input:

@@ -404,7 +404,7 @@ mod machines {
                             }
                             Ok(Received::Data(data)) => {
                                 for pmu in data.pmus() {
-                                    assert!(matches!(pmu.freq(), Value::Float(_)));
+                                    assert_eq!(pmu.freq(), Value::Int(50));
                                     hz.push(pmu.frequency_hz());
                                 }
                             }

@@ -765,3 +765,71 @@ pub struct CodeDArgs {
     #[arg(long, value_name = "SECONDS", value_parser = values::seconds)]
     pub hold: Option<Duration>,
 }
+
+#[derive(Debug, Args)]
+pub struct C37PmuArgs {
+    /// TCP port to listen on; 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 4712, value_name = "PORT")]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR", value_parser = values::bind)]
+    pub bind: IpAddr,
+    /// IDCODE of the PMU's stream.
+    #[arg(long, default_value_t = 7, value_name = "N")]
+    pub id: u16,
+    /// STN: the station's name (at most 16 ASCII characters).
+    #[arg(long, default_value = "pmulab", value_name = "NAME", value_parser = values::station)]
+    pub station: String,
+    /// Data frames per second.
+    #[arg(long, default_value_t = 50, value_name = "FPS", value_parser = clap::value_parser!(u16).range(1..=240))]
+    pub rate: u16,
+    /// The nominal line frequency: 50 or 60 Hz.
+    #[arg(long, default_value = "50", value_name = "HZ", value_parser = values::nominal)]
+    pub nominal: u16,
+    /// The signal's frequency minus nominal at the start, Hz.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "HZ",
+        allow_negative_numbers = true
+    )]
+    pub offset: f64,
+    /// The frequency's rate of change, Hz/s.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "HZ_PER_S",
+        allow_negative_numbers = true
+    )]
+    pub ramp: f64,
+    /// Noise on magnitudes, as a fraction (0.01: ±1 %).
+    #[arg(long, default_value = "0", value_name = "FRACTION", value_parser = values::probability)]
+    pub noise: f64,
+    /// Seed for the noise (default: random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// PDCs served at once; more are turned away.
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct C37PdcArgs {
+    /// The PMU: an IPv4 or IPv6 address or a host name.
+    pub server: String,
+    /// The PMU's TCP port (4712 is the standard's).
+    #[arg(value_parser = values::connect_port)]
+    pub port: u16,
+    /// IDCODE of the PMU stream asked for.
+    #[arg(long, default_value_t = 7, value_name = "N")]
+    pub id: u16,
+    /// Stop after this many data frames (0: until Ctrl-C).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub frames: u64,
+    /// Print CSV: a header row of the configuration's names, then a row per frame.
+    #[arg(long)]
+    pub csv: bool,
+    /// Seconds to wait for the PMU to answer before giving up.
+    #[arg(long, default_value = "5", value_name = "SECONDS", value_parser = values::seconds)]
+    pub timeout: Duration,
+}

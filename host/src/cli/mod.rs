@@ -241,6 +241,31 @@ the socket open, as the handout's Code D loops forever, until Ctrl-C (or --hold 
     )]
     CodeD(CodeDArgs),
 
+    /// A real PMU: IEEE C37.118.2 synchrophasor frames over TCP, from a signal model.
+    #[command(
+        name = "c37-pmu",
+        after_help = "Examples:\n  pmulab c37-pmu\n  pmulab c37-pmu --rate 60 --nominal 60 --offset 0.02 --ramp 0.001\n  \
+pmulab c37-pdc 127.0.0.1 4712 --frames 50\n\n\
+Listens on 127.0.0.1:4712 (the standard's TCP port). Each PDC gets the configuration it asks \
+for (CFG-1, CFG-2; six phasors VA VB VC IA IB IC as polar floats, frequency and ROCOF), a \
+header, and, once it turns transmission on, data frames at --rate per second on the grid of \
+the UTC second, measured from a balanced three-phase signal at --nominal + --offset Hz, \
+ramping by --ramp Hz/s. Real grid software (pyc37, openPDC, Wireshark's synphasor \
+dissector) reads it."
+    )]
+    C37Pmu(C37PmuArgs),
+
+    /// A C37.118.2 PDC: asks a PMU for its configuration and prints its measurements.
+    #[command(
+        name = "c37-pdc",
+        after_help = "Examples:\n  pmulab c37-pdc 127.0.0.1 4712\n  pmulab c37-pdc 127.0.0.1 4712 --frames 100 --csv > grid.csv\n\n\
+Sends \"send CFG-2\", then \"turn on transmission\", and prints each data frame: its UTC time, the \
+frequency, ROCOF, and each phasor's magnitude and angle under the names the configuration \
+gives. At the end (--frames, or Ctrl-C) it turns transmission off and says how late the frames \
+arrived after their timestamps."
+    )]
+    C37Pdc(C37PdcArgs),
+
     /// Walk through parts 1-6 locally, saying what to notice; exits 0 when every part worked.
     #[command(after_help = "Example:\n  pmulab demo\n\n\
 Runs each part's servers and clients on loopback, on free ports, and shows what the part \

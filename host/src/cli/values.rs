@@ -23,6 +23,29 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{shown} seconds is too long to wait; use a smaller number"))
 }
 
+/// A nominal line frequency: 50 or 60 (Hz).
+pub fn nominal(text: &str) -> Result<u16, String> {
+    match text.trim() {
+        "50" => Ok(50),
+        "60" => Ok(60),
+        _ => Err(format!(
+            "{} Hz is not a grid's nominal frequency: 50 or 60",
+            short(text)
+        )),
+    }
+}
+
+/// A C37.118 station name: at most 16 ASCII characters.
+pub fn station(text: &str) -> Result<String, String> {
+    match text.is_ascii() && !text.is_empty() && text.len() <= 16 {
+        true => Ok(text.to_string()),
+        false => Err(format!(
+            "{} is not a station name: 1 to 16 ASCII characters",
+            short(text)
+        )),
+    }
+}
+
 /// A browser origin as pages send it (`http://host:port`, `https://host`),
 /// or `*` for any.
 pub fn origin(text: &str) -> Result<String, String> {

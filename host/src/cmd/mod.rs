@@ -5,6 +5,7 @@
 //! is decided here, once.
 
 pub mod basics;
+pub mod c37;
 pub mod ca;
 pub mod capture;
 pub mod demo;

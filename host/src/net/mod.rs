@@ -8,6 +8,7 @@ pub mod resolve;
 pub mod rng;
 pub mod serve;
 pub mod stack;
+pub mod synchrophasor;
 pub mod tls;
 pub mod ws;
 
