@@ -42,6 +42,7 @@ const GROUPS: &[(&str, Group)] = &[
     ("memory", burst_memory),
     ("idle", idle),
     ("batch", batch),
+    ("c37", c37),
 ];
 
 fn main() {
@@ -642,4 +643,81 @@ fn batch(rows: &mut Vec<Row>) {
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::remove_dir_all(dir.with_extension("grades"));
     }
+}
+
+/// `p50 X ms, p99 Y ms` from a c37-pdc summary on stderr.
+fn lateness(stderr: &str) -> (f64, f64) {
+    let number = |key: &str| {
+        stderr
+            .split(key)
+            .nth(1)
+            .and_then(|rest| rest.split(" ms").next())
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .unwrap()
+    };
+    (number("p50 "), number("p99 "))
+}
+
+/// Runs pmulab's C37.118 PDC for `frames` against `port`; its lateness.
+fn c37_pdc(port: &str, id: &str, frames: u64) -> (f64, f64) {
+    let out = run(
+        pmulab_cmd([
+            "c37-pdc",
+            "127.0.0.1",
+            port,
+            "--id",
+            id,
+            "--frames",
+            &frames.to_string(),
+        ]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    lateness(&out.stderr)
+}
+
+fn c37(rows: &mut Vec<Row>) {
+    let pmu = quiet(&["c37-pmu"]);
+    let (p50, p99) = c37_pdc(&pmu.port(), "7", 500);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut py = Command::new(python());
+    py.arg(peer("pyc37_pmu.py")).arg(&port);
+    let pyc37 = Server::start(py, true);
+    let (py50, py99) = c37_pdc(&port, "7734", 150);
+    drop(pyc37);
+    rows.push(Row {
+        name: "C37.118.2 data frames: arrival after their timestamps (one PDC, p50 / p99)".into(),
+        ours: format!("{p50:.2} / {p99:.2} ms at 50 frames/s"),
+        reference: format!("pyc37 PMU {py50:.2} / {py99:.2} ms at its 30 frames/s"),
+        ratio: format!("{:.1}× sooner at p99", py99 / p99),
+        target: "p99 < 2 ms".into(),
+    });
+    // 32 PDCs at once, 250 frames each (5 s): the worst p99 of them.
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            let mut c = pmulab_cmd(["c37-pdc", "127.0.0.1", &pmu.port(), "--frames", "250"]);
+            c.stdout(Stdio::null()).stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let worst = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            lateness(&String::from_utf8_lossy(&out.stderr)).1
+        })
+        .fold(0.0, f64::max);
+    rows.push(Row {
+        name: "C37.118.2, 32 PDCs at once at 50 frames/s: the worst PDC's p99 lateness".into(),
+        ours: format!("{worst:.2} ms"),
+        reference: "—".into(),
+        ratio: "—".into(),
+        target: "p99 < 20 ms (one frame)".into(),
+    });
 }
