@@ -404,3 +404,29 @@ fn pmulab_s_pdc_reads_pyc37_s_pmu_and_many_pdcs_read_one_pmu() {
         assert!(csv.starts_with("time,pmu,freq_hz,rocof_hz_per_s,VA_magnitude,VA_angle_deg,"));
     }
 }
+
+#[test]
+fn a_server_that_is_not_a_c37_pmu_is_said_to_be_one() {
+    let lab = pmulab_tests::start_pmu(&[]);
+    let out = run(
+        pmulab_tests::pmulab_cmd(["c37-pdc", "127.0.0.1", &lab.port(), "--frames", "1"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr
+            .contains("does not speak C37.118 (it answered \"ERROR:"),
+        "{}",
+        out.stderr
+    );
+    let bad = run(
+        pmulab_tests::pmulab_cmd(["c37-pmu", "--station", "a name far too long for C37"]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(bad.code(), 2);
+    assert!(
+        bad.stderr.contains("is not a station name"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -96,6 +96,10 @@ pub fn pdc(args: C37PdcArgs) -> Result<(), Failure> {
         Ok(()) if stop.load(Ordering::Relaxed) => Err(Failure::interrupted()),
         Ok(()) => Ok(()),
         Err(PdcError::Frame(e)) => Err(Failure::runtime(format!("the PMU sent a bad frame: {e}"))),
+        Err(PdcError::NotC37(said)) => Err(Failure::runtime(format!(
+            "{}:{} does not speak C37.118 (it answered {said:?}); the lab's PMU is read with `pmulab pdc`",
+            args.server, args.port
+        ))),
         Err(PdcError::Silent(t)) => Err(Failure::runtime(format!(
             "the PMU sent nothing for {} s: is it a C37.118 PMU, and is the IDCODE right (--id)?",
             t.as_secs_f64()

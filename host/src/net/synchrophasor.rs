@@ -171,6 +171,8 @@ pub enum Flow {
 pub enum PdcError {
     /// The PMU sent a frame that does not decode.
     Frame(FrameError),
+    /// What came first is not C37.118 at all (its first bytes, as text).
+    NotC37(String),
     /// Nothing came for the timeout.
     Silent(Duration),
     /// The PMU closed the connection.
@@ -194,6 +196,7 @@ pub fn run_pdc(
     let mut out = [0u8; 64];
     let mut input = vec![0u8; 64 * 1024];
     let mut silent_since = std::time::Instant::now();
+    let mut frames = 0u64;
     let result = 'session: loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
@@ -233,9 +236,14 @@ pub fn run_pdc(
             while let Some(frame) = pdc.poll_frame() {
                 match frame {
                     Ok(frame) => {
+                        frames += 1;
                         if on_frame(frame, arrived) == Flow::Stop {
                             break 'session Ok(());
                         }
+                    }
+                    Err(FrameError::NoSync(_)) if frames == 0 => {
+                        let text = String::from_utf8_lossy(&input[..n.min(80)]);
+                        break 'session Err(PdcError::NotC37(text.trim_end().to_string()));
                     }
                     Err(e) => break 'session Err(PdcError::Frame(e)),
                 }
