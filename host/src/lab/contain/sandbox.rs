@@ -334,23 +334,25 @@ fn wait_forwarding(child: libc::pid_t) -> i32 {
 /// what is left when the program ends, and reports to the helper.
 fn run_init(spec: &Spec, prepared: &Prepared, report: libc::c_int) -> i32 {
     // SAFETY: plain system calls in the single-threaded init.
-    unsafe {
+    let own_proc = unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         if libc::getppid() == 1 {
             // The helper is already gone.
             return 1;
         }
-        if spec.namespaces && !spec.reaper {
-            // This namespace's own /proc, so the program sees only its processes.
-            libc::mount(
+        // This namespace's own /proc, so the program sees only its
+        // processes (a container may refuse it: then /proc is the
+        // machine's, and nothing is counted from it).
+        spec.namespaces
+            && !spec.reaper
+            && libc::mount(
                 c"proc".as_ptr(),
                 c"/proc".as_ptr(),
                 c"proc".as_ptr(),
                 libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                 std::ptr::null(),
-            );
-        }
-    }
+            ) == 0
+    };
     catch_signals();
     // SAFETY: fork in single-threaded init.
     let program = unsafe { libc::fork() };
@@ -365,7 +367,7 @@ fn run_init(spec: &Spec, prepared: &Prepared, report: libc::c_int) -> i32 {
     }
     let (mut program_status, mut reaped, mut killed, mut bomb) = (0, 0i32, 0i32, 0i32);
     let mut program_done = false;
-    if spec.namespaces && !spec.reaper {
+    if own_proc {
         watch_process_count();
     }
     loop {
@@ -378,7 +380,7 @@ fn run_init(spec: &Spec, prepared: &Prepared, report: libc::c_int) -> i32 {
                 program_status = status;
                 program_done = true;
                 // The program is over: whatever it left behind goes now.
-                killed = kill_the_rest(spec, program);
+                killed = kill_the_rest(spec, program, own_proc);
             }
             continue;
         }
@@ -427,9 +429,9 @@ fn forward(spec: &Spec, program: libc::pid_t, signal: libc::c_int, program_done:
 }
 
 /// Kills what the program left running; how many there were.
-fn kill_the_rest(spec: &Spec, program: libc::pid_t) -> i32 {
-    // Without a mount namespace, /proc is the machine's: nothing to count.
-    let left = match spec.namespaces && !spec.reaper {
+fn kill_the_rest(spec: &Spec, program: libc::pid_t, own_proc: bool) -> i32 {
+    // Without a /proc of its own, /proc is the machine's: nothing to count.
+    let left = match own_proc {
         true => count_in_namespace(),
         false => 0,
     };
