@@ -71,6 +71,15 @@ impl<T: Park + ?Sized> Park for &mut T {
     }
 }
 
+/// Small writes that must leave at once: Nagle's algorithm off for a
+/// socket, so a frame sent on its timestamp is not held for the previous
+/// one's acknowledgement (C37.118's data frames). embedded-nal has no
+/// socket options.
+pub trait NoDelay: TcpClientStack {
+    /// Sends each write as soon as it is made, on `socket`.
+    fn set_no_delay(&mut self, socket: &mut Self::TcpSocket);
+}
+
 /// Multicast membership and options for a stack's UDP sockets (IPv4).
 ///
 /// `interface` is the address of the local interface to use: the lab's

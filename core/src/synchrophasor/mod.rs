@@ -21,6 +21,7 @@ pub mod frame;
 pub mod header;
 pub mod pdc;
 pub mod pmu;
+pub mod server;
 pub mod signal;
 mod write;
 

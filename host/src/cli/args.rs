@@ -808,8 +808,8 @@ pub struct C37PmuArgs {
     /// Seed for the noise (default: random).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// PDCs served at once; more are turned away.
-    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    /// PDCs served at once (up to 256); more are turned away.
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_connections: u32,
 }
 

@@ -2,7 +2,7 @@
 //! real PMUs and PDCs, with core's machines over std TCP.
 
 use std::fmt::Write as _;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,27 +17,13 @@ use pmulab_core::time::Instant;
 use crate::cli::{C37PdcArgs, C37PmuArgs};
 use crate::net::resolve::ipv4_first;
 use crate::net::rng::seeded_or_random;
-use crate::net::synchrophasor::{Flow, PdcError, run_pdc, serve_pmu};
+use crate::net::synchrophasor::{Flow, MAX_PDCS, PdcError, run_pdc, serve_pmu};
 use crate::ui::failure::Failure;
 use crate::ui::log::Log;
 use crate::ui::output::{say, tell};
 
 /// Serves C37.118.2 until killed.
 pub fn pmu(args: C37PmuArgs, log: &Log) -> Result<(), Failure> {
-    let listener = TcpListener::bind((args.bind, args.port)).map_err(|e| {
-        Failure::runtime(format!(
-            "cannot listen on {}:{}: {e}{}",
-            args.bind,
-            args.port,
-            match e.kind() {
-                std::io::ErrorKind::AddrInUse => " (another PMU there? --port picks another)",
-                _ => "",
-            }
-        ))
-    })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Failure::runtime(format!("cannot read the listening address: {e}")))?;
     let signal = Signal {
         nominal_hz: f64::from(args.nominal),
         offset_hz: args.offset,
@@ -45,23 +31,32 @@ pub fn pmu(args: C37PmuArgs, log: &Log) -> Result<(), Failure> {
         noise: args.noise,
         ..Signal::default()
     };
-    // The station name lives as long as the server: leaked once, at start.
-    let station: &'static str = Box::leak(args.station.clone().into_boxed_str());
     let settings = PmuSettings {
         idcode: args.id,
-        station,
+        station: &args.station,
         rate: args.rate,
         signal,
     };
     let seed = seeded_or_random(args.seed).next_u64();
-    log.always(format_args!(
-        "pmulab c37-pmu listening on {local} (IEEE C37.118.2, IDCODE {}, station {:?}, {} frames/s, \
+    let started = |local| {
+        log.always(format_args!(
+            "pmulab c37-pmu listening on {local} (IEEE C37.118.2, IDCODE {}, station {:?}, {} frames/s, \
 {} Hz nominal {:+} Hz, ramp {} Hz/s; phasors VA VB VC IA IB IC)",
-        args.id, args.station, args.rate, args.nominal, args.offset, args.ramp
-    ));
-    let said = |peer, what: &str| log.info(format_args!("{peer} {what}"));
-    serve_pmu(listener, settings, seed, args.max_connections, &said)
-        .map_err(|e| Failure::runtime(format!("the PMU stopped: {e}")))
+            args.id, args.station, args.rate, args.nominal, args.offset, args.ramp
+        ));
+    };
+    let limit = usize::try_from(args.max_connections).unwrap_or(MAX_PDCS);
+    serve_pmu(args.bind, args.port, settings, seed, limit, started, &mut |event| {
+        log.info(format_args!("{event:?}"));
+    })
+    .map_err(|e| {
+        Failure::runtime(format!(
+            "cannot serve on {}:{}: {e}{}",
+            args.bind,
+            args.port,
+            e.advice().map(|a| format!(" ({a})")).unwrap_or_default()
+        ))
+    })
 }
 
 /// Asks a PMU for its configuration and data, and prints them.

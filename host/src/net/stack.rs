@@ -19,7 +19,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
-use pmulab_core::nal::{Framing, HalfClose, Multicast, Park};
+use pmulab_core::nal::{Framing, HalfClose, Multicast, NoDelay, Park};
 use pmulab_core::time::{Clock, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -698,6 +698,12 @@ impl HalfClose for StdStack {
     }
 }
 
+impl NoDelay for StdStack {
+    fn set_no_delay(&mut self, socket: &mut StdSocket) {
+        let _ = self.set_nodelay(socket);
+    }
+}
+
 impl Park for StdStack {
     fn park(&mut self, deadline: Option<Instant>) {
         self.pollfds.clear();
@@ -726,25 +732,30 @@ impl Park for StdStack {
             (None, Some(_)) => Some(now + BULK_FLUSH),
             (Some(deadline), Some(_)) => Some(deadline.min(now + BULK_FLUSH)),
         };
-        let timeout_ms: libc::c_int = match deadline {
-            None => -1,
-            Some(deadline) => {
-                let wait = deadline.saturating_duration_since(now);
-                // Round up: waking a little late is harmless, early means a second poll.
-                let ms = wait.as_micros().div_ceil(1000);
-                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+        // ppoll sleeps on a high-resolution timer to the microsecond: a
+        // C37.118 frame leaves on its timestamp, not on the next millisecond.
+        let timeout = deadline.map(|deadline| {
+            let wait = deadline.saturating_duration_since(now);
+            libc::timespec {
+                tv_sec: libc::time_t::try_from(wait.as_secs()).unwrap_or(libc::time_t::MAX),
+                tv_nsec: libc::c_long::from(wait.subsec_nanos()),
             }
-        };
-        if self.pollfds.is_empty() && timeout_ms < 0 {
+        });
+        if self.pollfds.is_empty() && timeout.is_none() {
             // Nothing to wait for and no deadline: the caller has no work at all.
             return;
         }
-        // SAFETY: `pollfds` is a valid array of `len` pollfd structures.
+        let timeout_ptr = timeout
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `pollfds` is a valid array of `len` pollfd structures, the
+        // timeout a valid timespec or null (no limit), no signal mask.
         let n = unsafe {
-            libc::poll(
+            libc::ppoll(
                 self.pollfds.as_mut_ptr(),
                 self.pollfds.len() as libc::nfds_t,
-                timeout_ms,
+                timeout_ptr,
+                std::ptr::null(),
             )
         };
         if n <= 0 {

@@ -1,18 +1,52 @@
-//! IEEE C37.118.2 over std TCP: a connection's PMU machine or PDC machine
-//! (core's, sans I/O) driven by a blocking socket with read timeouts set
-//! from the machine's `poll_timeout`. One thread per PMU connection,
-//! bounded; time is UTC from the system clock.
+//! IEEE C37.118.2 on the host: the PMU is core's server over the host's
+//! embedded-nal stack ([`serve_pmu`]); the PDC is core's machine over a
+//! blocking socket ([`run_pdc`]). Time is UTC from the system clock.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pmulab_core::rng::SplitMix64;
+use pmulab_core::nal::Park;
 use pmulab_core::synchrophasor::Error as FrameError;
 use pmulab_core::synchrophasor::pdc::{Pdc, Received};
-use pmulab_core::synchrophasor::pmu::{Pmu, PmuSettings};
-use pmulab_core::time::Instant;
+use pmulab_core::synchrophasor::pmu::PmuSettings;
+use pmulab_core::synchrophasor::server::{C37Event, C37Server};
+use pmulab_core::time::{Clock, Instant};
+
+use super::clock::HostClock;
+use super::stack::{NetError, StdStack};
+
+/// PDCs a PMU can serve at once (its table's size).
+pub const MAX_PDCS: usize = 256;
+
+/// Listens on `bind`:`port`; the address, once listening, goes to
+/// `started`; then serves forever, every event to `log`.
+pub fn serve_pmu(
+    bind: std::net::IpAddr,
+    port: u16,
+    settings: PmuSettings<'_>,
+    seed: u64,
+    limit: usize,
+    started: impl FnOnce(SocketAddr),
+    log: &mut dyn FnMut(C37Event<'_>),
+) -> Result<(), NetError> {
+    let clock = HostClock::new();
+    let mut stack = StdStack::new(bind, clock);
+    // The table is large: on the heap.
+    let mut server: Box<C37Server<'_, StdStack, MAX_PDCS>> =
+        Box::new(C37Server::bind(&mut stack, port, settings, seed, limit)?);
+    let local = stack.local_addr(server.listener()).map_err(NetError::from)?;
+    started(local);
+    loop {
+        server.poll(&mut stack, utc_now(), log);
+        // The next frame's UTC time, as a deadline on the stack's clock.
+        let deadline = server
+            .poll_timeout()
+            .map(|due| clock.now() + due.saturating_duration_since(utc_now()));
+        stack.park(deadline);
+    }
+}
 
 /// The largest frame a PDC keeps (a configuration of many channels).
 pub const PDC_FRAME_LIMIT: usize = 16 * 1024;
@@ -23,138 +57,6 @@ pub fn utc_now() -> Instant {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
-}
-
-/// How a PMU connection ended.
-#[derive(Debug)]
-pub enum Ended {
-    /// The PDC closed it.
-    Closed,
-    /// The PDC sent something that is not a C37.118 frame.
-    Refused(FrameError),
-    /// The socket failed.
-    Io(io::Error),
-}
-
-/// Serves PMU connections forever: each in its own thread, at most `max`
-/// at once (more are closed at once and reported through `log`).
-pub fn serve_pmu(
-    listener: TcpListener,
-    settings: PmuSettings<'static>,
-    seed: u64,
-    max: u32,
-    log: &(dyn Fn(SocketAddr, &str) + Sync),
-) -> io::Result<()> {
-    let live = AtomicU32::new(0);
-    std::thread::scope(|scope| {
-        let mut n = 0u64;
-        loop {
-            let (stream, peer) = match listener.accept() {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    if let Ok(local) = listener.local_addr() {
-                        log(local, &format!("accept failed: {e}"));
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                }
-            };
-            if live.fetch_add(1, Ordering::SeqCst) >= max {
-                live.fetch_sub(1, Ordering::SeqCst);
-                log(peer, "turned away: every connection slot is taken");
-                continue;
-            }
-            n += 1;
-            let rng = SplitMix64::new(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let live = &live;
-            scope.spawn(move || {
-                log(peer, "connected");
-                let outcome = match Pmu::new(settings, rng) {
-                    Ok(pmu) => serve_one(stream, pmu),
-                    Err(e) => Ended::Refused(e),
-                };
-                let said = match outcome {
-                    Ended::Closed => "closed by the PDC".to_string(),
-                    Ended::Refused(e) => format!("refused: {e}"),
-                    Ended::Io(e) => format!("ended: {e}"),
-                };
-                log(peer, &said);
-                live.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    })
-}
-
-fn serve_one(mut stream: TcpStream, mut pmu: Pmu<'static, SplitMix64>) -> Ended {
-    let _ = stream.set_nodelay(true);
-    let mut out = vec![0u8; 4096];
-    let mut input = [0u8; 512];
-    loop {
-        let now = utc_now();
-        while let Some(frame) = pmu.poll_transmit(now, &mut out) {
-            match frame {
-                Ok(n) => {
-                    if let Err(e) = stream.write_all(&out[..n]) {
-                        return Ended::Io(e);
-                    }
-                }
-                Err(e) => return Ended::Refused(e),
-            }
-        }
-        // Wake for the next frame, or after a second to look again.
-        let wait = pmu
-            .poll_timeout()
-            .map_or(Duration::from_secs(1), |due| {
-                due.saturating_duration_since(utc_now())
-            })
-            .min(Duration::from_secs(1));
-        // ppoll sleeps on a high-resolution timer; a socket's receive
-        // timeout would round up to the kernel's tick (4 ms here).
-        match readable(&stream, wait) {
-            Ok(false) => continue,
-            Ok(true) => {}
-            Err(e) => return Ended::Io(e),
-        }
-        match stream.read(&mut input) {
-            Ok(0) => return Ended::Closed,
-            Ok(n) => {
-                if let Err(e) = pmu.handle_input(utc_now(), &input[..n]) {
-                    return Ended::Refused(e);
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Ended::Io(e),
-        }
-    }
-}
-
-/// Waits up to `wait` for `stream` to be readable (or closed).
-fn readable(stream: &TcpStream, wait: Duration) -> io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    let mut fd = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let timeout = libc::timespec {
-        tv_sec: libc::time_t::try_from(wait.as_secs()).unwrap_or(1),
-        tv_nsec: libc::c_long::from(wait.subsec_nanos()),
-    };
-    // SAFETY: one valid pollfd and a valid timespec, no signal mask.
-    match unsafe { libc::ppoll(&mut fd, 1, &timeout, std::ptr::null()) } {
-        -1 => match io::Error::last_os_error() {
-            e if e.kind() == io::ErrorKind::Interrupted => Ok(false),
-            e => Err(e),
-        },
-        0 => Ok(false),
-        _ => Ok(true),
-    }
 }
 
 /// What the PDC's caller wants after a frame.
