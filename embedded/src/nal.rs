@@ -17,7 +17,7 @@ use core::net::SocketAddr;
 use embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
-use pmulab_core::nal::{Framing, HalfClose, Park};
+use pmulab_core::nal::{Framing, HalfClose, NoDelay, Park};
 use pmulab_core::time::{Clock, Instant};
 use smoltcp::iface::{Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
@@ -409,6 +409,19 @@ impl<D: Device, P: Platform, const T: usize, const U: usize> TcpFullStack
             }
         }
         Err(nb::Error::WouldBlock)
+    }
+}
+
+/// Nagle off: a C37.118 frame must not wait for the previous one's ACK.
+impl<D: Device, P: Platform, const T: usize, const U: usize> NoDelay for SmolStack<'_, D, P, T, U> {
+    fn set_no_delay(&mut self, socket: &mut TcpSocket) {
+        if let TcpKind::Conn(i) = socket.0
+            && let Some((handle, _)) = self.tcp.get(i)
+        {
+            self.sockets
+                .get_mut::<tcp::Socket>(*handle)
+                .set_nagle_enabled(false);
+        }
     }
 }
 

@@ -149,7 +149,8 @@ impl<'a, S: TcpFullStack + NoDelay, const N: usize> C37Server<'a, S, N> {
                 continue;
             };
             self.accepted += 1;
-            let rng = SplitMix64::new(self.seed ^ self.accepted.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let rng =
+                SplitMix64::new(self.seed ^ self.accepted.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let Ok(pmu) = Pmu::new(self.settings, rng) else {
                 let _ = stack.close(socket);
                 continue;
@@ -188,7 +189,9 @@ impl core::fmt::Debug for C37Event<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             C37Event::Accepted { peer } => write!(f, "{peer} connected"),
-            C37Event::Busy { peer } => write!(f, "{peer} turned away: every connection slot is taken"),
+            C37Event::Busy { peer } => {
+                write!(f, "{peer} turned away: every connection slot is taken")
+            }
             C37Event::Closed { peer } => write!(f, "{peer} closed by the PDC"),
             C37Event::Ended { peer, error } => write!(f, "{peer} ended: {error}"),
         }
@@ -229,12 +232,19 @@ impl Display for Failure {
 }
 
 /// One connection's turn: read, then send. `Ok(false)` when the PDC closed.
-fn serve<S: TcpFullStack>(stack: &mut S, conn: &mut Conn<'_, S::TcpSocket>, now: Instant) -> Result<bool, Failure> {
+fn serve<S: TcpFullStack>(
+    stack: &mut S,
+    conn: &mut Conn<'_, S::TcpSocket>,
+    now: Instant,
+) -> Result<bool, Failure> {
     let mut input = [0u8; 64];
     loop {
         match stack.receive(&mut conn.socket, &mut input) {
             Ok(0) => return Ok(false),
-            Ok(n) => conn.pmu.handle_input(now, &input[..n]).map_err(Failure::Frame)?,
+            Ok(n) => conn
+                .pmu
+                .handle_input(now, &input[..n])
+                .map_err(Failure::Frame)?,
             Err(nb::Error::WouldBlock) => break,
             Err(nb::Error::Other(e)) if e.kind() == TcpErrorKind::PipeClosed => return Ok(false),
             Err(nb::Error::Other(e)) => return Err(Failure::Net(e.kind())),
@@ -265,4 +275,3 @@ fn close<S: TcpFullStack>(stack: &mut S, slot: &mut Option<Conn<'_, S::TcpSocket
         let _ = stack.close(conn.socket);
     }
 }
-

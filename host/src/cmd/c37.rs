@@ -46,9 +46,17 @@ pub fn pmu(args: C37PmuArgs, log: &Log) -> Result<(), Failure> {
         ));
     };
     let limit = usize::try_from(args.max_connections).unwrap_or(MAX_PDCS);
-    serve_pmu(args.bind, args.port, settings, seed, limit, started, &mut |event| {
-        log.info(format_args!("{event:?}"));
-    })
+    serve_pmu(
+        args.bind,
+        args.port,
+        settings,
+        seed,
+        limit,
+        started,
+        &mut |event| {
+            log.info(format_args!("{event:?}"));
+        },
+    )
     .map_err(|e| {
         Failure::runtime(format!(
             "cannot serve on {}:{}: {e}{}",

@@ -36,7 +36,9 @@ pub fn serve_pmu(
     // The table is large: on the heap.
     let mut server: Box<C37Server<'_, StdStack, MAX_PDCS>> =
         Box::new(C37Server::bind(&mut stack, port, settings, seed, limit)?);
-    let local = stack.local_addr(server.listener()).map_err(NetError::from)?;
+    let local = stack
+        .local_addr(server.listener())
+        .map_err(NetError::from)?;
     started(local);
     loop {
         server.poll(&mut stack, utc_now(), log);
