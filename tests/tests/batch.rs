@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use pmulab_tests::{peer, pmulab_cmd, run};
@@ -61,6 +62,17 @@ fn report(out: &Path, id: &str) -> String {
 
 /// Processes of the sandbox's users (uid 3,000,000,000 and up) and
 /// leftovers of the hostile programs: there must be none after a batch.
+/// The tests look for leftover processes by the sandbox's uids, which every
+/// batch shares: one test at a time, so one's running programs are not
+/// taken for another's leftovers.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn leftovers(marker: &str) -> Vec<String> {
     let ps = Command::new("ps")
         .args(["-eo", "uid=,pid=,args="])
@@ -82,6 +94,7 @@ fn leftovers(marker: &str) -> Vec<String> {
 
 #[test]
 fn a_class_is_graded_contained_and_the_hostile_are_reported() {
+    let _serial = one_at_a_time();
     let dir = scratch("class");
     let submissions = dir.join("submissions");
     let out = dir.join("grades");
@@ -212,6 +225,7 @@ fn a_class_is_graded_contained_and_the_hostile_are_reported() {
 
 #[test]
 fn shards_cover_the_class_once_and_merge_into_it() {
+    let _serial = one_at_a_time();
     let dir = scratch("shards");
     let submissions = dir.join("submissions");
     std::fs::create_dir_all(&submissions).unwrap();
@@ -298,6 +312,7 @@ fn shards_cover_the_class_once_and_merge_into_it() {
 
 #[test]
 fn ctrl_c_keeps_what_finished_and_a_second_run_goes_on() {
+    let _serial = one_at_a_time();
     let dir = scratch("interrupt");
     let submissions = dir.join("submissions");
     let out = dir.join("grades");
@@ -356,6 +371,7 @@ fn ctrl_c_keeps_what_finished_and_a_second_run_goes_on() {
 
 #[test]
 fn a_user_without_root_is_contained_by_a_user_namespace() {
+    let _serial = one_at_a_time();
     // As nobody: the grader makes a user namespace, the program sees only
     // loopback and cannot write outside its directory.
     let dir = scratch("nobody");
