@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds the PMU firmware for the Arm MPS2 AN386 board and runs it under QEMU,
-# with the board's TCP PMU (5003) and UDP reset PMU (5004) forwarded from
-# 127.0.0.1 (ports 15003 and 15004 by default).
+# Builds a firmware image for the Arm MPS2 AN386 board and runs it under
+# QEMU, with the board's ports forwarded from 127.0.0.1: the TCP PMU (5003)
+# on 15003, the UDP reset PMU (5004) on 15004 and, in the c37 image, the
+# IEEE C37.118.2 PMU (4712) on 14712.
 #
 #   embedded/board.sh                      a shell in which the board is reachable
 #   embedded/board.sh -- pmulab pdc 127.0.0.1 15003 CMD_short:0
+#   embedded/board.sh --image c37 -- pmulab c37-pdc 127.0.0.1 14712 --frames 50
 #   embedded/board.sh --pcap board.pcap --exit-after 30 -- sh -c '…'
+#
+# Options: --image pmu|c37 (the lab's PMU, or it and a C37.118 PMU),
+# --arg KEY=VALUE (to the firmware, e.g. rate=25 for the c37 image),
+# --pcap FILE, --exit-after SECONDS, --tcp-port, --udp-port, --c37-port.
 #
 # QEMU runs with its user-mode network in a private network namespace that
 # holds only a loopback interface: the board can reach nothing but the
@@ -18,18 +24,31 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 tcp_port=15003
 udp_port=15004
+c37_port=14712
+image=pmu
 pcap=""
 exit_after=""
+firmware_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --pcap) pcap="$(realpath -m "$2")"; shift 2 ;;
     --exit-after) exit_after="$2"; shift 2 ;;
     --tcp-port) tcp_port="$2"; shift 2 ;;
     --udp-port) udp_port="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --c37-port) c37_port="$2"; shift 2 ;;
+    --image) image="$2"; shift 2 ;;
+    --arg) firmware_args+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     *) echo "board.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
+done
+case "$image" in
+  pmu|c37) ;;
+  *) echo "board.sh: --image is pmu (the lab's PMU) or c37 (it and a C37.118 PMU), not $image" >&2; exit 2 ;;
+esac
+for arg in ${firmware_args[@]+"${firmware_args[@]}"}; do
+  [[ "$arg" =~ ^[a-z-]+=[0-9]+$ ]] || { echo "board.sh: --arg takes KEY=NUMBER (e.g. rate=25), not $arg" >&2; exit 2; }
 done
 command=("$@")
 if [ ${#command[@]} -eq 0 ]; then
@@ -43,13 +62,15 @@ done
 target_dir="${PMULAB_FIRMWARE_TARGET:-$root/target/firmware}"
 echo "board.sh: building the firmware" >&2
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p pmulab-embedded --features mps2-an386 \
-  --bin pmu-mps2-an386 --target thumbv7em-none-eabihf --profile firmware --target-dir "$target_dir"
-elf="$target_dir/thumbv7em-none-eabihf/firmware/pmu-mps2-an386"
+  --bin "$image-mps2-an386" --target thumbv7em-none-eabihf --profile firmware --target-dir "$target_dir"
+elf="$target_dir/thumbv7em-none-eabihf/firmware/$image-mps2-an386"
 arm-none-eabi-size "$elf" >&2
 
-semihosting="enable=on,target=native,arg=pmu"
+semihosting="enable=on,target=native,arg=$image"
 [ -n "$exit_after" ] && semihosting="$semihosting,arg=exit-after=$exit_after"
+for arg in ${firmware_args[@]+"${firmware_args[@]}"}; do semihosting="$semihosting,arg=$arg"; done
 netdev="user,id=net0,restrict=off,hostfwd=tcp:127.0.0.1:${tcp_port}-10.0.2.15:5003,hostfwd=udp:127.0.0.1:${udp_port}-10.0.2.15:5004"
+[ "$image" = c37 ] && netdev="$netdev,hostfwd=tcp:127.0.0.1:${c37_port}-10.0.2.15:4712"
 qemu=(qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none
   -semihosting-config "$semihosting" -netdev "$netdev" -net nic,netdev=net0,model=lan9118 -kernel "$elf")
 [ -n "$pcap" ] && qemu+=(-object "filter-dump,id=dump,netdev=net0,file=$pcap")

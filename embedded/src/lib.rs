@@ -11,6 +11,9 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod c37;
 #[cfg(feature = "mps2-an386")]
 pub mod lan9118;
+#[cfg(feature = "mps2-an386")]
+pub mod mps2;
 pub mod nal;

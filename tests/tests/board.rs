@@ -211,3 +211,124 @@ fn the_board_withstands_the_hostile_battery() {
         "the refused commands are counted: {summary}"
     );
 }
+
+/// The c37 image: the lab's PMU as before, and core's C37.118.2 PMU on
+/// 4712 read by pmulab's PDC and pyc37's at once; tshark's `synphasor`
+/// dissector reads every frame on the board's own capture without a
+/// complaint.
+#[test]
+fn the_c37_image_streams_to_pmulab_s_and_pyc37_s_pdcs() {
+    let _board = ONE_BOARD.lock().unwrap_or_else(|p| p.into_inner());
+    require_tools();
+    let dir = std::env::temp_dir().join(format!("pmulab-board-c37-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!(
+        r#"set -e
+cd "{dir}"
+"{pmulab}" c37-pdc 127.0.0.1 14712 --frames 100 --csv > ours.csv 2> ours.err &
+"{python}" "{pyc37}" 14712 7 50 > theirs.json 2> theirs.err &
+wait
+"{pmulab}" pdc 127.0.0.1 15003 CMD_short:0 > lab.txt
+"#,
+        dir = dir.display(),
+        pmulab = pmulab().display(),
+        python = python().display(),
+        pyc37 = peer("pyc37_pdc.py").display(),
+    );
+    let pcap = dir.join("board.pcap");
+    let mut cmd = Command::new(board_sh());
+    cmd.args(["--image", "c37", "--exit-after", "10", "--pcap"])
+        .arg(&pcap)
+        .args(["--", "sh", "-c", &script]);
+    let out = run(cmd, Duration::from_secs(600));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    assert_eq!(
+        out.code(),
+        0,
+        "{out:?}\nours: {}\ntheirs: {}",
+        read("ours.err"),
+        read("theirs.err")
+    );
+    assert!(
+        out.stderr.contains("C37.118 PMU on :4712"),
+        "{}",
+        out.stderr
+    );
+
+    // pmulab's PDC: a header row, then 100 frames 20 ms apart of a 50 Hz grid.
+    let ours = read("ours.csv");
+    let mut rows = ours.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "time", "{ours}");
+    let frames: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
+    assert_eq!(frames.len(), 100, "{ours}");
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (freq, va) = (column("freq_hz"), column("VA_magnitude"));
+    for row in &frames {
+        assert_eq!(row[freq], "50.0000", "{row:?}");
+        assert_eq!(row[va], "230.000", "{row:?}");
+    }
+    assert!(
+        read("ours.err").contains("100 data frames; arrival after their timestamps"),
+        "{}",
+        read("ours.err")
+    );
+
+    // pyc37's PDC: the board's configuration and 50 frames on the grid.
+    let theirs: serde_json::Value = serde_json::from_str(&read("theirs.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", read("theirs.err")));
+    assert_eq!(theirs["station"].as_str().unwrap().trim(), "pmulab board");
+    assert_eq!(theirs["data_rate"], 50);
+    let data = theirs["data"].as_array().unwrap();
+    assert_eq!(data.len(), 50);
+    for pair in data.windows(2) {
+        let step = pair[1]["time"].as_f64().unwrap() - pair[0]["time"].as_f64().unwrap();
+        assert!((step - 0.02).abs() < 1e-3, "{pair:?}");
+        assert_eq!(pair[1]["frequency"], 50.0);
+    }
+
+    // The lab's PMU on the same board, unchanged.
+    assert_eq!(
+        read("lab.txt").lines().collect::<Vec<_>>(),
+        expected_messages(15)
+    );
+    assert!(
+        out.stderr
+            .contains("2 C37 PDCs (0 turned away, 0 ended on an error)"),
+        "{}",
+        out.stderr
+    );
+
+    // Wireshark's dissector on what crossed the board's wire.
+    let mut tshark = Command::new("tshark");
+    tshark.arg("-r").arg(&pcap).args([
+        "-d",
+        "tcp.port==4712,synphasor",
+        "-Y",
+        "synphasor",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "synphasor.frtype",
+        "-e",
+        "_ws.expert",
+        "-e",
+        "_ws.malformed",
+    ]);
+    let dissected = run(tshark, Duration::from_secs(60));
+    assert_eq!(dissected.code(), 0, "{}", dissected.stderr);
+    let lines: Vec<&str> = dissected.stdout.lines().collect();
+    let data_frames = lines.iter().filter(|l| l.starts_with("0x0000|")).count();
+    assert!(data_frames >= 150, "{} data frames", data_frames);
+    for line in &lines {
+        let fields: Vec<&str> = line.split('|').collect();
+        assert!(
+            fields[1].is_empty() && fields[2].is_empty(),
+            "a complaint: {line}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -720,4 +720,25 @@ fn c37(rows: &mut Vec<Row>) {
         ratio: "—".into(),
         target: "p99 < 20 ms (one frame)".into(),
     });
+    // The board's image (QEMU, through slirp's port forward), 500 frames.
+    let board_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("../embedded/board.sh");
+    let mut board = Command::new(board_sh);
+    board.args(["--image", "c37", "--"]).arg(pmulab()).args([
+        "c37-pdc",
+        "127.0.0.1",
+        "14712",
+        "--frames",
+        "500",
+    ]);
+    let out = run(board, Duration::from_secs(600));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let (b50, b99) = lateness(&out.stderr);
+    rows.push(Row {
+        name: "C37.118.2 on the board (QEMU mps2-an386, user-mode network), one PDC (p50 / p99)"
+            .into(),
+        ours: format!("{b50:.2} / {b99:.2} ms at 50 frames/s"),
+        reference: format!("pmulab on the host {p50:.2} / {p99:.2} ms"),
+        ratio: format!("{:.1}× later at p99", b99 / p99),
+        target: "p99 < 20 ms (one frame)".into(),
+    });
 }

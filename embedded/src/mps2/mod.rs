@@ -1,0 +1,12 @@
+//! What every firmware image for the Arm MPS2 AN386 board (as QEMU's
+//! `mps2-an386` emulates it) shares: the clock, the network's bring-up,
+//! memory handed out once, semihosting, the stack's high-water mark.
+//!
+//! An image's binary keeps only what makes it that image: its socket
+//! counts and buffers, and which services it runs.
+
+pub mod clock;
+pub mod net;
+pub mod once;
+pub mod semihosting;
+pub mod stack_use;
