@@ -240,3 +240,81 @@ fn core_s_reset_responder_runs_on_the_adapter() {
     assert!(answers[0].0.starts_with("OFFSET="));
     assert_eq!(answers[0].1, "10.0.0.1:5004".parse::<SocketAddr>().unwrap());
 }
+
+/// Core's C37.118.2 server (the board's [`C37Pmu`] service) and core's
+/// C37 client on the two ends of the wire, in virtual time: the client
+/// gets the configuration, then a data frame every 20 ms of the grid.
+#[test]
+fn core_s_c37_pmu_and_pdc_run_on_the_adapter() {
+    use pmulab_core::synchrophasor::client::{C37Client, Flow};
+    use pmulab_core::synchrophasor::pdc::Received;
+    use pmulab_core::synchrophasor::pmu::PmuSettings;
+    use pmulab_core::synchrophasor::signal::Signal;
+    use pmulab_embedded::app::Service;
+    use pmulab_embedded::c37::{C37_PORT, C37Pmu};
+
+    let (mut server, mut client, clock) = pair();
+    // The board's time zero is 2026-12-03T00:00:00.5Z: frames fall on the grid of UTC.
+    let origin = 1_796_256_000_500_000;
+    let settings = PmuSettings {
+        idcode: 7,
+        station: "adapter",
+        rate: 50,
+        signal: Signal::default(),
+    };
+    let mut pmu: C37Pmu<'_, Stack, 2> = C37Pmu::bind(&mut server, settings, 1, origin).unwrap();
+    let remote: SocketAddr = format!("10.0.0.1:{C37_PORT}").parse().unwrap();
+    let now = clock.0.get();
+    let mut pdc: C37Client<Stack, 1024> =
+        C37Client::new(&mut client, remote, 7, Duration::from_secs(2), now).unwrap();
+    let mut stations = Vec::new();
+    let mut stamps = Vec::new();
+    let mut buf = [0u8; 512];
+    for _ in 0..2_000 {
+        let now = clock.0.get();
+        let utc = Instant::from_micros(origin + now.as_micros());
+        pmu.poll(&mut server, now);
+        server.poll();
+        client.poll();
+        let flow = pdc
+            .poll(&mut client, now, utc, &mut buf, &mut |frame, _| {
+                match frame {
+                    Received::Config(cfg) => {
+                        let station = cfg.pmus().next().unwrap().station().to_vec();
+                        stations.push(String::from_utf8(station).unwrap());
+                    }
+                    Received::Data(data) => {
+                        let t = data.frame().timestamp();
+                        stamps.push(u64::from(t.soc) * 1_000_000 + u64::from(t.fraction));
+                    }
+                    _ => {}
+                }
+                match stamps.len() < 25 {
+                    true => Flow::More,
+                    false => Flow::Stop,
+                }
+            })
+            .unwrap();
+        if flow == Flow::Stop {
+            break;
+        }
+        server.park(Some(now + Duration::from_millis(1)));
+    }
+    assert_eq!(stations, ["adapter"]);
+    assert_eq!(stamps.len(), 25);
+    for pair in stamps.windows(2) {
+        assert_eq!(pair[1] - pair[0], 20_000, "{stamps:?}");
+    }
+    assert_eq!(
+        stamps[0] % 20_000,
+        0,
+        "on the 50-per-second grid: {stamps:?}"
+    );
+    // Every frame was sent no earlier than its time.
+    assert!(
+        stamps[24] <= origin + clock.0.get().as_micros(),
+        "{stamps:?}"
+    );
+    let utc = Instant::from_micros(origin + clock.0.get().as_micros());
+    pdc.finish(&mut client, utc);
+}

@@ -70,6 +70,17 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// `utc` (microseconds since the epoch) with TIME_BASE 1,000,000 and
+    /// no time-quality flags: how a PDC stamps its commands.
+    pub fn at(utc: crate::time::Instant) -> Timestamp {
+        let micros = utc.as_micros();
+        Timestamp {
+            soc: u32::try_from(micros / 1_000_000).unwrap_or(u32::MAX),
+            fraction: (micros % 1_000_000) as u32,
+            quality: 0,
+        }
+    }
+
     fn fracsec(self) -> u32 {
         (u32::from(self.quality) << 24) | (self.fraction & 0x00FF_FFFF)
     }

@@ -12,6 +12,7 @@
 //! Decoding checks every length against FRAMESIZE and the configuration,
 //! and the checksum: a bad frame is an [`Error`] that says what was wrong.
 
+pub mod client;
 pub mod command;
 pub mod config;
 pub mod crc;

@@ -74,12 +74,13 @@ impl<const N: usize> Pdc<N> {
             Step::AskConfig => Step::AwaitConfig,
             _ => Step::Streaming,
         };
-        let time = Timestamp {
-            soc: (now.as_micros() / 1_000_000) as u32,
-            fraction: (now.as_micros() % 1_000_000) as u32,
-            quality: 0,
-        };
-        Some(command::emit(out, VERSION, self.idcode, time, command))
+        Some(command::emit(
+            out,
+            VERSION,
+            self.idcode,
+            Timestamp::at(now),
+            command,
+        ))
     }
 
     /// Takes as many of `bytes` as fit; how many. Call [`Pdc::poll_frame`]

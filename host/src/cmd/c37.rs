@@ -2,11 +2,11 @@
 //! real PMUs and PDCs, with core's machines over std TCP.
 
 use std::fmt::Write as _;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pmulab_core::rng::Random;
+use pmulab_core::synchrophasor::client::{ClientError, Flow};
 use pmulab_core::synchrophasor::config::ConfigFrame;
 use pmulab_core::synchrophasor::data::{DataFrame, Phasor};
 use pmulab_core::synchrophasor::pdc::Received;
@@ -17,7 +17,7 @@ use pmulab_core::time::Instant;
 use crate::cli::{C37PdcArgs, C37PmuArgs};
 use crate::net::resolve::ipv4_first;
 use crate::net::rng::seeded_or_random;
-use crate::net::synchrophasor::{Flow, MAX_PDCS, PdcError, run_pdc, serve_pmu};
+use crate::net::synchrophasor::{MAX_PDCS, run_pdc, serve_pmu};
 use crate::ui::failure::Failure;
 use crate::ui::log::Log;
 use crate::ui::output::{say, tell};
@@ -70,14 +70,12 @@ pub fn pmu(args: C37PmuArgs, log: &Log) -> Result<(), Failure> {
 /// Asks a PMU for its configuration and data, and prints them.
 pub fn pdc(args: C37PdcArgs) -> Result<(), Failure> {
     let addr = ipv4_first(&args.server, args.port).map_err(|e| Failure::runtime(e.to_string()))?;
-    let stream = TcpStream::connect_timeout(&addr, args.timeout)
-        .map_err(|e| Failure::runtime(format!("cannot connect to {addr}: {e}")))?;
     let stop = Arc::new(AtomicBool::new(false));
     let on_interrupt = Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
     let mut printer = Printer::new(args.csv);
     let mut printed: Result<(), Failure> = Ok(());
-    let outcome = run_pdc(stream, args.id, args.timeout, &stop, |frame, arrived| {
+    let outcome = run_pdc(addr, args.id, args.timeout, &stop, |frame, arrived| {
         let step = match frame {
             Received::Config(cfg) => printer.config(&cfg),
             Received::Data(data) => printer.data(&data, arrived),
@@ -96,28 +94,46 @@ pub fn pdc(args: C37PdcArgs) -> Result<(), Failure> {
     printed?;
     printer.summary();
     match outcome {
-        Ok(()) if stop.load(Ordering::Relaxed) => Err(Failure::interrupted()),
-        Ok(()) => Ok(()),
-        Err(PdcError::Frame(e)) => Err(Failure::runtime(format!("the PMU sent a bad frame: {e}"))),
-        Err(PdcError::NotC37(said)) => Err(Failure::runtime(format!(
-            "{}:{} does not speak C37.118 (it answered {said:?}); the lab's PMU is read with `pmulab pdc`",
-            args.server, args.port
+        Ok(_) if stop.load(Ordering::Relaxed) => Err(Failure::interrupted()),
+        Ok(_) => Ok(()),
+        Err(ClientError::Connect(e) | ClientError::Socket(e)) => Err(Failure::runtime(format!(
+            "cannot connect to {addr}: {e}{}",
+            e.advice().map(|a| format!(" ({a})")).unwrap_or_default()
         ))),
-        Err(PdcError::Silent(t)) => Err(Failure::runtime(format!(
-            "the PMU sent nothing for {} s: is it a C37.118 PMU, and is the IDCODE right (--id)?",
-            t.as_secs_f64()
+        Err(ClientError::Frame(e)) => {
+            Err(Failure::runtime(format!("the PMU sent a bad frame: {e}")))
+        }
+        Err(ClientError::NotC37(said)) => Err(Failure::runtime(format!(
+            "{}:{} does not speak C37.118 (it answered {:?}); the lab's PMU is read with `pmulab pdc`",
+            args.server,
+            args.port,
+            String::from_utf8_lossy(&said)
         ))),
-        Err(PdcError::Closed) => Err(Failure::runtime(format!(
+        Err(ClientError::Silent(t)) if printer.frames == 0 && !printer.configured() => {
+            Err(Failure::runtime(format!(
+                "no configuration from {addr} in {} s: is it a C37.118 PMU, and is the IDCODE right (--id)?",
+                t.as_secs_f64()
+            )))
+        }
+        Err(ClientError::Silent(t)) => Err(Failure::runtime(format!(
+            "the PMU sent nothing for {} s after {} data frames",
+            t.as_secs_f64(),
+            printer.frames
+        ))),
+        Err(ClientError::Closed) => Err(Failure::runtime(format!(
             "the PMU closed the connection after {} data frames",
             printer.frames
         ))),
-        Err(PdcError::Io(e)) => Err(Failure::runtime(format!("the connection failed: {e}"))),
+        Err(ClientError::Send(e) | ClientError::Receive(e)) => {
+            Err(Failure::runtime(format!("the connection failed: {e}")))
+        }
     }
 }
 
 /// Prints what arrives: lines for people, or CSV.
 struct Printer {
     csv: bool,
+    configured: bool,
     frames: u64,
     names: Vec<String>,
     /// Arrival minus timestamp, milliseconds.
@@ -128,13 +144,20 @@ impl Printer {
     fn new(csv: bool) -> Printer {
         Printer {
             csv,
+            configured: false,
             frames: 0,
             names: Vec::new(),
             lateness: Vec::new(),
         }
     }
 
+    /// Whether a configuration has come.
+    fn configured(&self) -> bool {
+        self.configured
+    }
+
     fn config(&mut self, cfg: &ConfigFrame<'_>) -> Result<(), Failure> {
+        self.configured = true;
         self.names.clear();
         let mut about = Vec::new();
         for pmu in cfg.pmus() {
