@@ -2,7 +2,7 @@
 # Builds a firmware image for the Arm MPS2 AN386 board and runs it under
 # QEMU, with the board's ports forwarded from 127.0.0.1: the TCP PMU (5003)
 # on 15003, the UDP reset PMU (5004) on 15004 and, in the c37 image, the
-# IEEE C37.118.2 PMU (4712) on 14712.
+# IEEE C37.118.2 PMU (TCP 4712, UDP 4713) on 14712 and 14713.
 #
 #   embedded/board.sh                      a shell in which the board is reachable
 #   embedded/board.sh -- pmulab pdc 127.0.0.1 15003 CMD_short:0
@@ -70,7 +70,7 @@ semihosting="enable=on,target=native,arg=$image"
 [ -n "$exit_after" ] && semihosting="$semihosting,arg=exit-after=$exit_after"
 for arg in ${firmware_args[@]+"${firmware_args[@]}"}; do semihosting="$semihosting,arg=$arg"; done
 netdev="user,id=net0,restrict=off,hostfwd=tcp:127.0.0.1:${tcp_port}-10.0.2.15:5003,hostfwd=udp:127.0.0.1:${udp_port}-10.0.2.15:5004"
-[ "$image" = c37 ] && netdev="$netdev,hostfwd=tcp:127.0.0.1:${c37_port}-10.0.2.15:4712"
+[ "$image" = c37 ] && netdev="$netdev,hostfwd=tcp:127.0.0.1:${c37_port}-10.0.2.15:4712,hostfwd=udp:127.0.0.1:$((c37_port + 1))-10.0.2.15:4713"
 qemu=(qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none
   -semihosting-config "$semihosting" -netdev "$netdev" -net nic,netdev=net0,model=lan9118 -kernel "$elf")
 [ -n "$pcap" ] && qemu+=(-object "filter-dump,id=dump,netdev=net0,file=$pcap")

@@ -66,6 +66,8 @@ pub fn peer(name: &str) -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Its start-up line (`… listening on …`).
+    pub banner: String,
     /// Lines the server printed after its start-up line (stderr or stdout).
     pub log: mpsc::Receiver<String>,
     /// Its standard output, when it was kept (see [`Server::start_keeping_stdout`]).
@@ -137,11 +139,17 @@ impl Server {
                 return Server {
                     child,
                     addr,
+                    banner: line,
                     log: rx,
                     stdout: kept,
                 };
             }
         }
+    }
+
+    /// The line that said where it listens.
+    pub fn banner(&self) -> &str {
+        &self.banner
     }
 
     /// The port the server listens on.

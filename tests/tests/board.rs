@@ -213,7 +213,8 @@ fn the_board_withstands_the_hostile_battery() {
 }
 
 /// The c37 image: the lab's PMU as before, and core's C37.118.2 PMU on
-/// 4712 read by pmulab's PDC and pyc37's at once; tshark's `synphasor`
+/// 4712 read by pmulab's PDC and pyc37's at once, then on UDP 4713 by a
+/// PDC of pyc37's frames; tshark's `synphasor`
 /// dissector reads every frame on the board's own capture without a
 /// complaint.
 #[test]
@@ -229,16 +230,18 @@ cd "{dir}"
 "{pmulab}" c37-pdc 127.0.0.1 14712 --frames 100 --csv > ours.csv 2> ours.err &
 "{python}" "{pyc37}" 14712 7 50 > theirs.json 2> theirs.err &
 wait
+"{python}" "{pyc37_udp}" 14713 7 25 > udp.json 2> udp.err
 "{pmulab}" pdc 127.0.0.1 15003 CMD_short:0 > lab.txt
 "#,
         dir = dir.display(),
         pmulab = pmulab().display(),
         python = python().display(),
         pyc37 = peer("pyc37_pdc.py").display(),
+        pyc37_udp = peer("pyc37_udp_pdc.py").display(),
     );
     let pcap = dir.join("board.pcap");
     let mut cmd = Command::new(board_sh());
-    cmd.args(["--image", "c37", "--exit-after", "10", "--pcap"])
+    cmd.args(["--image", "c37", "--exit-after", "15", "--pcap"])
         .arg(&pcap)
         .args(["--", "sh", "-c", &script]);
     let out = run(cmd, Duration::from_secs(600));
@@ -246,9 +249,10 @@ wait
     assert_eq!(
         out.code(),
         0,
-        "{out:?}\nours: {}\ntheirs: {}",
+        "{out:?}\nours: {}\ntheirs: {}\nudp: {}",
         read("ours.err"),
-        read("theirs.err")
+        read("theirs.err"),
+        read("udp.err")
     );
     assert!(
         out.stderr.contains("C37.118 PMU on :4712"),
@@ -287,6 +291,12 @@ wait
         assert!((step - 0.02).abs() < 1e-3, "{pair:?}");
         assert_eq!(pair[1]["frequency"], 50.0);
     }
+
+    // Over UDP (4713): pyc37's frames, one per datagram, nothing after "off".
+    let udp: serde_json::Value = serde_json::from_str(&read("udp.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", read("udp.err")));
+    assert_eq!(udp["data"].as_array().unwrap().len(), 25, "{udp}");
+    assert_eq!(udp["after_stop"], 0, "{udp}");
 
     // The lab's PMU on the same board, unchanged.
     assert_eq!(

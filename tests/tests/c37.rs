@@ -430,3 +430,108 @@ fn a_server_that_is_not_a_c37_pmu_is_said_to_be_one() {
         bad.stderr
     );
 }
+
+/// C37.118.2 over UDP: a PDC made of pyc37's frames sends its commands by
+/// UDP; every datagram back is one frame pyc37 decodes, the data on the
+/// 50-per-second grid, nothing after "turn off"; tshark's dissector reads
+/// the datagrams as they came; garbage is dropped and logged.
+#[test]
+fn pmulab_s_pmu_serves_pdcs_over_udp() {
+    let mut cmd = pmulab_tests::pmulab_cmd(["c37-pmu", "--port", "0", "-v"]);
+    cmd.args(["--id", "9", "--station", "UDP PMU"]);
+    let pmu = pmulab_tests::Server::start(cmd, false);
+    let banner = pmu.banner();
+    let udp_port = banner
+        .split(" (UDP)")
+        .next()
+        .and_then(|before| before.rsplit(':').next())
+        .unwrap_or_else(|| panic!("no UDP port in {banner}"))
+        .to_string();
+    // Garbage first: dropped, logged, and no harm to the PDC after it.
+    let garbage = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    garbage
+        .send_to(b"CMD_short:0", format!("127.0.0.1:{udp_port}"))
+        .unwrap();
+    let mut pdc = Command::new(python());
+    pdc.arg(peer("pyc37_udp_pdc.py"))
+        .args([&udp_port, "9", "25"]);
+    let out = run(pdc, Duration::from_secs(60));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let got: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(got["station"].as_str().unwrap().trim(), "UDP PMU");
+    assert_eq!(got["data_rate"], 50);
+    assert_eq!(got["after_stop"], 0, "frames after turn-off: {got}");
+    let data = got["data"].as_array().unwrap();
+    assert_eq!(data.len(), 25);
+    for pair in data.windows(2) {
+        let step = pair[1]["time"].as_f64().unwrap() - pair[0]["time"].as_f64().unwrap();
+        assert!((step - 0.02).abs() < 1e-3, "{pair:?}");
+        assert_eq!(pair[1]["phasors"][0][0], 230.0);
+    }
+    assert!(
+        pmu.wait_for_log(
+            "sent a datagram that was dropped: no sync byte",
+            Duration::from_secs(5)
+        )
+        .is_some(),
+        "the garbage was not logged"
+    );
+
+    // The same datagrams through tshark, as UDP to port 4713.
+    let dir = std::env::temp_dir().join(format!("pmulab-c37-udp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dump: String = got["raw"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hex| {
+            let hex = hex.as_str().unwrap();
+            let bytes: Vec<&str> = (0..hex.len()).step_by(2).map(|i| &hex[i..i + 2]).collect();
+            format!("000000 {}\n", bytes.join(" "))
+        })
+        .collect();
+    std::fs::write(dir.join("datagrams.txt"), dump).unwrap();
+    let pcap = dir.join("datagrams.pcap");
+    let mut text2pcap = Command::new("text2pcap");
+    text2pcap
+        .args(["-q", "-u", "4713,40000"])
+        .arg(dir.join("datagrams.txt"))
+        .arg(&pcap);
+    let made = run(text2pcap, Duration::from_secs(30));
+    assert_eq!(made.code(), 0, "{}", made.stderr);
+    let mut tshark = Command::new("tshark");
+    tshark.arg("-r").arg(&pcap).args([
+        "-d",
+        "udp.port==4713,synphasor",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "synphasor.frtype",
+        "-e",
+        "synphasor.idcode_stream_source",
+        "-e",
+        "_ws.expert",
+        "-e",
+        "_ws.malformed",
+    ]);
+    let dissected = run(tshark, Duration::from_secs(60));
+    assert_eq!(dissected.code(), 0, "{}", dissected.stderr);
+    let lines: Vec<&str> = dissected.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", dissected.stdout);
+    assert!(
+        lines[0].starts_with("0x0003|9|"),
+        "CFG-2 first: {}",
+        lines[0]
+    );
+    for line in &lines {
+        let fields: Vec<&str> = line.split('|').collect();
+        assert_eq!(fields[1], "9", "{line}");
+        assert!(
+            fields[2].is_empty() && fields[3].is_empty(),
+            "a complaint: {line}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -24,6 +24,7 @@ pub mod pdc;
 pub mod pmu;
 pub mod server;
 pub mod signal;
+pub mod udp;
 mod write;
 
 pub use error::Error;

@@ -771,6 +771,10 @@ pub struct C37PmuArgs {
     /// TCP port to listen on; 0 picks a free one (printed at start).
     #[arg(long, default_value_t = 4712, value_name = "PORT")]
     pub port: u16,
+    /// UDP port for PDCs that send their commands by UDP [default: 4713; a
+    /// free one when --port is 0].
+    #[arg(long, value_name = "PORT")]
+    pub udp_port: Option<u16>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR", value_parser = values::bind)]
     pub bind: IpAddr,

@@ -12,6 +12,7 @@ use pmulab_core::synchrophasor::data::{DataFrame, Phasor};
 use pmulab_core::synchrophasor::pdc::Received;
 use pmulab_core::synchrophasor::pmu::PmuSettings;
 use pmulab_core::synchrophasor::signal::Signal;
+use pmulab_core::synchrophasor::udp::C37_UDP_PORT;
 use pmulab_core::time::Instant;
 
 use crate::cli::{C37PdcArgs, C37PmuArgs};
@@ -38,28 +39,30 @@ pub fn pmu(args: C37PmuArgs, log: &Log) -> Result<(), Failure> {
         signal,
     };
     let seed = seeded_or_random(args.seed).next_u64();
-    let started = |local| {
+    let started = |tcp, udp| {
         log.always(format_args!(
-            "pmulab c37-pmu listening on {local} (IEEE C37.118.2, IDCODE {}, station {:?}, {} frames/s, \
-{} Hz nominal {:+} Hz, ramp {} Hz/s; phasors VA VB VC IA IB IC)",
+            "pmulab c37-pmu listening on {tcp} (TCP) and {udp} (UDP) (IEEE C37.118.2, IDCODE {}, station {:?}, \
+{} frames/s, {} Hz nominal {:+} Hz, ramp {} Hz/s; phasors VA VB VC IA IB IC)",
             args.id, args.station, args.rate, args.nominal, args.offset, args.ramp
         ));
     };
     let limit = usize::try_from(args.max_connections).unwrap_or(MAX_PDCS);
+    let udp_port = args.udp_port.unwrap_or(match args.port {
+        0 => 0,
+        _ => C37_UDP_PORT,
+    });
     serve_pmu(
         args.bind,
-        args.port,
+        (args.port, udp_port),
         settings,
         seed,
         limit,
         started,
-        &mut |event| {
-            log.info(format_args!("{event:?}"));
-        },
+        &mut |event| log.info(format_args!("{event:?}")),
     )
     .map_err(|e| {
         Failure::runtime(format!(
-            "cannot serve on {}:{}: {e}{}",
+            "cannot serve on {} (TCP {}, UDP {udp_port}): {e}{}",
             args.bind,
             args.port,
             e.advice().map(|a| format!(" ({a})")).unwrap_or_default()

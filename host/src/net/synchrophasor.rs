@@ -10,8 +10,9 @@ use pmulab_core::nal::Park;
 use pmulab_core::synchrophasor::client::{ClientError, Flow, stream};
 use pmulab_core::synchrophasor::pdc::Received;
 use pmulab_core::synchrophasor::pmu::PmuSettings;
-use pmulab_core::synchrophasor::server::{C37Event, C37Server};
-use pmulab_core::time::{Clock, Instant};
+use pmulab_core::synchrophasor::server::C37Server;
+use pmulab_core::synchrophasor::udp::C37UdpServer;
+use pmulab_core::time::{Clock, Instant, earliest};
 
 use super::clock::HostClock;
 use super::stack::{NetError, StdStack};
@@ -19,31 +20,36 @@ use super::stack::{NetError, StdStack};
 /// PDCs a PMU can serve at once (its table's size).
 pub const MAX_PDCS: usize = 256;
 
-/// Listens on `bind`:`port`; the address, once listening, goes to
-/// `started`; then serves forever, every event to `log`.
+/// Listens on `bind`, TCP and UDP `ports`; the addresses, once bound, go
+/// to `started`; then serves forever, every event to `log`.
 pub fn serve_pmu(
     bind: IpAddr,
-    port: u16,
+    (tcp_port, udp_port): (u16, u16),
     settings: PmuSettings<'_>,
     seed: u64,
     limit: usize,
-    started: impl FnOnce(SocketAddr),
-    log: &mut dyn FnMut(C37Event<'_>),
+    started: impl FnOnce(SocketAddr, SocketAddr),
+    log: &mut dyn FnMut(&dyn std::fmt::Debug),
 ) -> Result<(), NetError> {
     let clock = HostClock::new();
     let mut stack = StdStack::new(bind, clock);
     // The table is large: on the heap.
-    let mut server: Box<C37Server<'_, StdStack, MAX_PDCS>> =
-        Box::new(C37Server::bind(&mut stack, port, settings, seed, limit)?);
-    let local = stack
+    let mut server: Box<C37Server<'_, StdStack, MAX_PDCS>> = Box::new(C37Server::bind(
+        &mut stack, tcp_port, settings, seed, limit,
+    )?);
+    let mut udp: Box<C37UdpServer<'_, StdStack, MAX_PDCS>> =
+        Box::new(C37UdpServer::bind(&mut stack, udp_port, settings, !seed)?);
+    let tcp_local = stack
         .local_addr(server.listener())
         .map_err(NetError::from)?;
-    started(local);
+    let udp_local = stack.local_addr(udp.socket()).map_err(NetError::from)?;
+    started(tcp_local, udp_local);
     loop {
-        server.poll(&mut stack, utc_now(), log);
+        let now = utc_now();
+        server.poll(&mut stack, now, &mut |event| log(&event));
+        udp.poll(&mut stack, now, &mut |event| log(&event));
         // The next frame's UTC time, as a deadline on the stack's clock.
-        let deadline = server
-            .poll_timeout()
+        let deadline = earliest(server.poll_timeout(), udp.poll_timeout())
             .map(|due| clock.now() + due.saturating_duration_since(utc_now()));
         stack.park(deadline);
     }
