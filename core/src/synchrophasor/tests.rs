@@ -349,14 +349,17 @@ mod machines {
         assert_eq!(pmu.handle_input(at(13_000), &on[5..n]), Ok(()));
         assert_eq!(pmu.poll_timeout(), Some(at(20_000)));
         assert!(pmu.poll_transmit(at(19_999), &mut out).is_none());
-        let mut stamps = std::vec::Vec::new();
+        let mut stamps: heapless::Vec<Timestamp, 64> = heapless::Vec::new();
         let mut now = 20_000;
         while now < 1_020_000 {
             let Some(Ok(len)) = pmu.poll_transmit(at(now), &mut out) else {
                 panic!("no frame at {now}");
             };
             let frame = Frame::parse(&out[..len]).unwrap_or_else(|e| panic!("{e}"));
-            stamps.push(frame.timestamp());
+            assert!(
+                stamps.push(frame.timestamp()).is_ok(),
+                "more than 64 frames"
+            );
             now = pmu.poll_timeout().map_or(0, |t| t.as_micros() - START);
         }
         assert_eq!(stamps.len(), 50);
@@ -383,7 +386,7 @@ mod machines {
         let mut pdc: Pdc<2048> = Pdc::new(7);
         let mut wire = [0u8; 2048];
         let mut configs = 0;
-        let mut hz = std::vec::Vec::new();
+        let mut hz: heapless::Vec<f32, 256> = heapless::Vec::new();
         let mut now = START;
         for _ in 0..200 {
             let at = Instant::from_micros(now);
@@ -405,7 +408,7 @@ mod machines {
                             Ok(Received::Data(data)) => {
                                 for pmu in data.pmus() {
                                     assert_eq!(pmu.freq(), Value::Int(50));
-                                    hz.push(pmu.frequency_hz());
+                                    assert!(hz.push(pmu.frequency_hz()).is_ok(), "over 256 frames");
                                 }
                             }
                             other => panic!("{other:?}"),
