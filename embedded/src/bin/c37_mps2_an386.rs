@@ -20,6 +20,7 @@ use pmulab_core::time::{Clock, Instant};
 use pmulab_embedded::app::{self, Counts};
 use pmulab_embedded::c37::{C37_PORT, C37Pmu};
 use pmulab_embedded::lan9118::Lan9118;
+use pmulab_embedded::mps2;
 use pmulab_embedded::mps2::clock::Board;
 use pmulab_embedded::mps2::net::{self, SocketTable, TcpMemory, UdpBuffers, UdpQueues};
 use pmulab_embedded::mps2::once::Once;
@@ -72,13 +73,7 @@ fn SysTick() {}
 
 #[entry]
 fn main() -> ! {
-    stack_use::paint();
-    let Some(mut core) = cortex_m::Peripherals::take() else {
-        fail("core peripherals already taken");
-    };
-    let Ok(board) = Board::start(&mut core.SYST) else {
-        fail("timer 0 does not count");
-    };
+    let board = mps2::boot();
     let Some(utc_origin) = utc_origin(&board) else {
         fail("the host's clock (semihosting SYS_TIME) does not advance");
     };

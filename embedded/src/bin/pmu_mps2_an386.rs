@@ -15,6 +15,7 @@ use cortex_m_semihosting::hprintln;
 use pmulab_core::time::Instant;
 use pmulab_embedded::app::{self, Counts};
 use pmulab_embedded::lan9118::Lan9118;
+use pmulab_embedded::mps2;
 use pmulab_embedded::mps2::clock::Board;
 use pmulab_embedded::mps2::net::{self, SocketTable, TcpMemory, UdpBuffers, UdpQueues};
 use pmulab_embedded::mps2::once::Once;
@@ -59,13 +60,7 @@ fn SysTick() {}
 
 #[entry]
 fn main() -> ! {
-    stack_use::paint();
-    let Some(mut core) = cortex_m::Peripherals::take() else {
-        fail("core peripherals already taken");
-    };
-    let Ok(board) = Board::start(&mut core.SYST) else {
-        fail("timer 0 does not count");
-    };
+    let board = mps2::boot();
     let (mut nic, iface) = net::interface(&board).unwrap_or_else(|why| fail(why));
     let mac = nic.mac_address();
     let (Some(buffers), Some(tables)) = (BUFFERS.take(), TABLES.take()) else {

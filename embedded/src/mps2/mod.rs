@@ -10,3 +10,20 @@ pub mod net;
 pub mod once;
 pub mod semihosting;
 pub mod stack_use;
+
+use clock::Board;
+use semihosting::fail;
+
+/// What every image does first: paint the stack (to measure its peak at
+/// exit) and start the clock. Ends the emulation if the board is not the
+/// one expected.
+pub fn boot() -> Board {
+    stack_use::paint();
+    let Some(mut core) = cortex_m::Peripherals::take() else {
+        fail("core peripherals already taken");
+    };
+    match Board::start(&mut core.SYST) {
+        Ok(board) => board,
+        Err(_) => fail("timer 0 does not count"),
+    }
+}
