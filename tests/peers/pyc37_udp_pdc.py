@@ -2,7 +2,7 @@
 speaks TCP only): commands are pyc37's CommandFrame bytes sent by UDP,
 every datagram that comes back is decoded by pyc37. Asks for CFG-2, turns
 transmission on, reads N data frames, turns it off; prints JSON (with
-the first datagrams in hex, for tshark).
+the first datagrams in hex, for tshark); a summary line on stderr.
 
     pyc37_udp_pdc.py PORT IDCODE FRAMES
 """
@@ -59,6 +59,12 @@ try:
         late += 1
 except socket.timeout:
     pass
+print(
+    f"pyc37 over UDP: {cfg.get_station_name().strip()!r} at {cfg.get_data_rate()} frames/s; "
+    f"{len(data)} data frames, {data[0]['time']:.2f} to {data[-1]['time']:.2f}, "
+    f"in datagrams of {sorted(sizes)} bytes; {late} after turn-off",
+    file=sys.stderr,
+)
 print(json.dumps({
     "station": cfg.get_station_name(),
     "channels": cfg.get_channel_names(),
