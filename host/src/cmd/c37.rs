@@ -65,7 +65,9 @@ pub fn pmu(args: C37PmuArgs, log: &Log) -> Result<(), Failure> {
             "cannot serve on {} (TCP {}, UDP {udp_port}): {e}{}",
             args.bind,
             args.port,
-            e.advice().map(|a| format!(" ({a})")).unwrap_or_default()
+            e.advice()
+                .map(|a| format!(" ({a}; the UDP port is chosen with --udp-port)"))
+                .unwrap_or_default()
         ))
     })
 }
