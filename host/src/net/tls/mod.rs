@@ -172,6 +172,10 @@ struct Session {
     /// close_notify and the FIN wait for the handshake to finish, so that
     /// what was written during it (a busy line) reaches the peer.
     close_after_handshake: bool,
+    /// rustls failed on the peer's input: it is not fed again. (Fed again,
+    /// rustls 0.23 may queue a second fatal alert, which its debug builds
+    /// assert against — seen with embedded-tls's plaintext close_notify.)
+    failed: Option<rustls::Error>,
 }
 
 impl Session {
@@ -181,6 +185,7 @@ impl Session {
             shutdown_pending: false,
             heard: false,
             close_after_handshake: false,
+            failed: None,
         }
     }
 }
@@ -290,6 +295,9 @@ fn pull(
     socket: &mut StdSocket,
     session: &mut Session,
 ) -> nb::Result<(), TlsNetError> {
+    if let Some(e) = &session.failed {
+        return Err(nb::Error::Other(TlsNetError::Tls(e.clone())));
+    }
     let mut below = ReadBelow { stack, socket };
     match session.tls.read_tls(&mut below) {
         Ok(0) => Err(nb::Error::Other(TlsNetError::Net(NetError(
@@ -300,6 +308,7 @@ fn pull(
             match session.tls.process_new_packets() {
                 Ok(_) => Ok(()),
                 Err(e) => {
+                    session.failed = Some(e.clone());
                     // rustls queued an alert for the peer; try to deliver it.
                     let _ = flush(stack, socket, session);
                     Err(nb::Error::Other(TlsNetError::Tls(e)))
