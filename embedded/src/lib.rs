@@ -17,3 +17,5 @@ pub mod lan9118;
 #[cfg(feature = "mps2-an386")]
 pub mod mps2;
 pub mod nal;
+#[cfg(feature = "tls")]
+pub mod tls;
