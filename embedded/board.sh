@@ -8,10 +8,19 @@
 #   embedded/board.sh -- pmulab pdc 127.0.0.1 15003 CMD_short:0
 #   embedded/board.sh --image c37 -- pmulab c37-pdc 127.0.0.1 14712 --frames 50
 #   embedded/board.sh --pcap board.pcap --exit-after 30 -- sh -c '…'
+#   embedded/board.sh --image pdc-tls --ca ca/ca.crt -- pmulab secure-pmu 5443 pmu.crt pmu_key.pem
 #
-# Options: --image pmu|c37 (the lab's PMU, or it and a C37.118 PMU),
-# --arg KEY=VALUE (to the firmware, e.g. rate=25 for the c37 image),
-# --pcap FILE, --exit-after SECONDS, --tcp-port, --udp-port, --c37-port.
+# Options: --image pmu|c37|pdc-tls (the lab's PMU; it and a C37.118 PMU;
+# part 5's PDC), --arg KEY=VALUE (to the firmware, e.g. rate=25 for the c37
+# image, port=N for pdc-tls), --pcap FILE, --exit-after SECONDS,
+# --tcp-port, --udp-port, --c37-port.
+#
+# The pdc-tls image is a client: the command (a TLS PMU on port 5443 of
+# 127.0.0.1, which the board reaches as 10.0.2.2) starts first, then the
+# board, which prints the messages and ends; its status is board.sh's.
+# --ca FILE is the CA certificate built into the image (ECDSA P-256, as
+# `pmulab ca init` makes it); --name NAME the name the PMU's certificate
+# must carry (localhost unless given).
 #
 # QEMU runs with its user-mode network in a private network namespace that
 # holds only a loopback interface: the board can reach nothing but the
@@ -26,6 +35,8 @@ tcp_port=15003
 udp_port=15004
 c37_port=14712
 image=pmu
+ca=""
+name=localhost
 pcap=""
 exit_after=""
 firmware_args=()
@@ -37,15 +48,21 @@ while [ $# -gt 0 ]; do
     --udp-port) udp_port="$2"; shift 2 ;;
     --c37-port) c37_port="$2"; shift 2 ;;
     --image) image="$2"; shift 2 ;;
+    --ca) ca="$(realpath -m "$2")"; shift 2 ;;
+    --name) name="$2"; shift 2 ;;
     --arg) firmware_args+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     *) echo "board.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$image" in
   pmu|c37) ;;
-  *) echo "board.sh: --image is pmu (the lab's PMU) or c37 (it and a C37.118 PMU), not $image" >&2; exit 2 ;;
+  pdc-tls)
+    [ -n "$ca" ] || { echo "board.sh: --image pdc-tls needs --ca FILE, the CA certificate to build into it (pmulab ca init DIR makes DIR/ca.crt)" >&2; exit 2; }
+    [ -r "$ca" ] || { echo "board.sh: cannot read the CA certificate $ca" >&2; exit 2; }
+    [ $# -gt 0 ] || { echo "board.sh: --image pdc-tls needs the PMU to run, e.g. -- pmulab secure-pmu 5443 pmu.crt pmu_key.pem" >&2; exit 2; } ;;
+  *) echo "board.sh: --image is pmu (the lab's PMU), c37 (it and a C37.118 PMU) or pdc-tls (part 5's PDC), not $image" >&2; exit 2 ;;
 esac
 for arg in ${firmware_args[@]+"${firmware_args[@]}"}; do
   [[ "$arg" =~ ^[a-z-]+=[0-9]+$ ]] || { echo "board.sh: --arg takes KEY=NUMBER (e.g. rate=25), not $arg" >&2; exit 2; }
@@ -61,7 +78,10 @@ done
 
 target_dir="${PMULAB_FIRMWARE_TARGET:-$root/target/firmware}"
 echo "board.sh: building the firmware" >&2
-cargo build --quiet --manifest-path "$root/Cargo.toml" -p pmulab-embedded --features mps2-an386 \
+features=mps2-an386
+[ "$image" = pdc-tls ] && features=mps2-an386,tls
+PMULAB_BOARD_CA="$ca" PMULAB_BOARD_PMU_NAME="$name" \
+cargo build --quiet --manifest-path "$root/Cargo.toml" -p pmulab-embedded --features "$features" \
   --bin "$image-mps2-an386" --target thumbv7em-none-eabihf --profile firmware --target-dir "$target_dir"
 elf="$target_dir/thumbv7em-none-eabihf/firmware/$image-mps2-an386"
 arm-none-eabi-size "$elf" >&2
@@ -70,6 +90,7 @@ semihosting="enable=on,target=native,arg=$image"
 [ -n "$exit_after" ] && semihosting="$semihosting,arg=exit-after=$exit_after"
 for arg in ${firmware_args[@]+"${firmware_args[@]}"}; do semihosting="$semihosting,arg=$arg"; done
 netdev="user,id=net0,restrict=off,hostfwd=tcp:127.0.0.1:${tcp_port}-10.0.2.15:5003,hostfwd=udp:127.0.0.1:${udp_port}-10.0.2.15:5004"
+[ "$image" = pdc-tls ] && netdev="user,id=net0,restrict=off"
 [ "$image" = c37 ] && netdev="$netdev,hostfwd=tcp:127.0.0.1:${c37_port}-10.0.2.15:4712,hostfwd=udp:127.0.0.1:$((c37_port + 1))-10.0.2.15:4713"
 qemu=(qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none
   -semihosting-config "$semihosting" -netdev "$netdev" -net nic,netdev=net0,model=lan9118 -kernel "$elf")
@@ -98,5 +119,19 @@ tail -n +2 "$log" | grep -v "^qemu-system-arm: terminating" >&2 || true
 rm -f "$log"
 exit $status
 '
+# The client image: the PMU first, then the board in the foreground.
+# Job control puts the command in a process group of its own, so that
+# stopping it stops whatever it started too.
+inner_client='
+set -u -m
+ip link set lo up
+bash -c "$COMMAND_LINE" &
+pmu=$!
+"$@" | grep -v "^qemu-system-arm: terminating"
+status=${PIPESTATUS[0]}
+kill -- -"$pmu" 2>/dev/null; wait "$pmu" 2>/dev/null
+exit $status
+'
+[ "$image" = pdc-tls ] && inner="$inner_client"
 COMMAND_LINE="$(printf '%q ' "${command[@]}")" EXIT_AFTER="$exit_after" \
   exec unshare -n bash -c "$inner" board "${qemu[@]}"

@@ -342,3 +342,161 @@ wait
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `pmulab ca` makes a CA (ECDSA P-256) in `dir/name` and a certificate
+/// for `cn` it signed, in `dir/name-pmu`: (CA certificate, PMU certificate, key).
+fn ca_and_pmu(dir: &Path, name: &str, cn: &str) -> (String, String, String) {
+    let pmulab = pmulab();
+    let ca = dir.join(name);
+    let pmu = dir.join(format!("{name}-pmu"));
+    let certificate = pmu.join(format!("{cn}.crt"));
+    let steps: [Vec<std::ffi::OsString>; 3] = [
+        vec!["ca".into(), "init".into(), ca.clone().into()],
+        vec![
+            "ca".into(),
+            "request".into(),
+            pmu.clone().into(),
+            "--cn".into(),
+            cn.into(),
+        ],
+        vec![
+            "ca".into(),
+            "sign".into(),
+            pmu.join(format!("{cn}.csr")).into(),
+            "--ca".into(),
+            ca.clone().into(),
+            "--out".into(),
+            certificate.clone().into(),
+        ],
+    ];
+    for args in steps {
+        let mut cmd = Command::new(&pmulab);
+        cmd.args(&args);
+        let out = run(cmd, Duration::from_secs(60));
+        assert_eq!(out.code(), 0, "pmulab {args:?}: {out:?}");
+    }
+    let text = |p: std::path::PathBuf| p.display().to_string();
+    (
+        text(ca.join("ca.crt")),
+        text(certificate),
+        text(pmu.join(format!("{cn}_key.pem"))),
+    )
+}
+
+/// The TLS PDC image (core's PDC inside embedded-tls over the smoltcp
+/// adapter) against `pmulab secure-pmu` on the host: the CA and the name
+/// built in, 15 messages; tshark reads TLS 1.3 with the name in the
+/// ClientHello on the board's wire; a PMU certified by another CA is refused.
+#[test]
+fn the_tls_pdc_image_verifies_the_pmu_and_reads_its_15_messages() {
+    let _board = ONE_BOARD.lock().unwrap_or_else(|p| p.into_inner());
+    require_tools();
+    let dir = std::env::temp_dir().join(format!("pmulab-board-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, certificate, key) = ca_and_pmu(&dir, "course-ca", "localhost");
+    let (_, foreign_certificate, foreign_key) = ca_and_pmu(&dir, "other-ca", "localhost");
+    let log = dir.join("pmu.log");
+    let board = |certificate: &str, key: &str, pcap: Option<&Path>| {
+        let mut cmd = Command::new(board_sh());
+        cmd.args(["--image", "pdc-tls", "--ca", &ca]);
+        if let Some(pcap) = pcap {
+            cmd.arg("--pcap").arg(pcap);
+        }
+        let pmu = format!(
+            "exec '{}' secure-pmu 5443 '{certificate}' '{key}' -v 2>> '{}'",
+            pmulab().display(),
+            log.display()
+        );
+        cmd.args(["--", "sh", "-c", &pmu]);
+        run(cmd, Duration::from_secs(900))
+    };
+
+    let pcap = dir.join("tls.pcap");
+    let out = board(&certificate, &key, Some(&pcap));
+    assert_eq!(out.code(), 0, "{out:?}");
+    let messages: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("This is PMU data"))
+        .collect();
+    assert_eq!(messages, expected_messages(15), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("pmulab board: 15 messages from 10.0.2.2:5443 over TLS 1.3"),
+        "{}",
+        out.stdout
+    );
+    let pmu_log = std::fs::read_to_string(&log).unwrap();
+    assert!(pmu_log.contains("CMD_short:0: 15 messages"), "{pmu_log}");
+    assert!(!pmu_log.contains("panicked"), "{pmu_log}");
+
+    // tshark: a TLS 1.3 ClientHello naming the PMU, the PMU's answer, no complaint.
+    let mut tshark = Command::new("tshark");
+    tshark.arg("-r").arg(&pcap).args([
+        "-d",
+        "tcp.port==5443,tls",
+        "-Y",
+        "tls",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "tls.handshake.type",
+        "-e",
+        "tls.handshake.extensions.supported_version",
+        "-e",
+        "tls.handshake.extensions_server_name",
+        "-e",
+        "_ws.malformed",
+    ]);
+    let dissected = run(tshark, Duration::from_secs(60));
+    assert_eq!(dissected.code(), 0, "{}", dissected.stderr);
+    let lines: Vec<&str> = dissected.stdout.lines().collect();
+    let hello = lines
+        .iter()
+        .find(|l| {
+            l.split('|')
+                .next()
+                .is_some_and(|t| t.split(',').any(|t| t == "1"))
+        })
+        .unwrap_or_else(|| panic!("no ClientHello: {}", dissected.stdout));
+    let fields: Vec<&str> = hello.split('|').collect();
+    assert!(fields[1].contains("0x0304"), "TLS 1.3 offered: {hello}");
+    assert_eq!(fields[2], "localhost", "{hello}");
+    assert!(
+        lines.iter().any(|l| l
+            .split('|')
+            .next()
+            .is_some_and(|t| t.split(',').any(|t| t == "2"))),
+        "no ServerHello: {}",
+        dissected.stdout
+    );
+    for line in &lines {
+        assert!(
+            line.split('|').nth(3).unwrap_or("").is_empty(),
+            "malformed: {line}"
+        );
+    }
+
+    // Another CA's certificate for the same name: refused before any command.
+    std::fs::write(&log, "").unwrap();
+    let refused = board(&foreign_certificate, &foreign_key, None);
+    assert_eq!(refused.code(), 1, "{refused:?}");
+    assert!(
+        refused.stdout.contains(
+            "the PMU's certificate is refused: it is not signed by the CA built into this image"
+        ),
+        "{}",
+        refused.stdout
+    );
+    assert!(
+        !refused.stdout.contains("This is PMU data"),
+        "{}",
+        refused.stdout
+    );
+    let pmu_log = std::fs::read_to_string(&log).unwrap();
+    assert!(!pmu_log.contains("CMD_short"), "{pmu_log}");
+    assert!(!pmu_log.contains("panicked"), "{pmu_log}");
+}

@@ -66,6 +66,11 @@ impl Board {
         Ok(board)
     }
 
+    /// The raw counter (25 MHz, counting down): for entropy, not for time.
+    pub fn counter(&self) -> u32 {
+        read()
+    }
+
     /// Ticks (1/25 µs) since start-up. Called at least once per wrap
     /// (171 s), which the poll loop's 1 ms wake-ups guarantee.
     fn ticks(&self) -> u64 {

@@ -66,3 +66,21 @@ pub fn utc_origin(board: &Board) -> Option<u64> {
         }
     }
 }
+
+/// Fills `buf` from the host's `/dev/urandom` (SYS_OPEN, SYS_READ).
+/// `None` if the host does not let the board open or read it.
+pub fn host_random(buf: &mut [u8]) -> Option<()> {
+    const PATH: &[u8] = b"/dev/urandom\0";
+    // Mode 1: "rb".
+    // SAFETY: PATH is NUL-terminated and its length given without the NUL.
+    let handle = unsafe { cortex_m_semihosting::syscall!(OPEN, PATH.as_ptr(), 1, PATH.len() - 1) };
+    if handle as isize == -1 {
+        return None;
+    }
+    // SAFETY: SYS_READ writes at most `buf.len()` bytes into `buf`; it returns how many it did not.
+    let missing =
+        unsafe { cortex_m_semihosting::syscall!(READ, handle, buf.as_mut_ptr(), buf.len()) };
+    // SAFETY: closes the handle opened above.
+    unsafe { cortex_m_semihosting::syscall!(CLOSE, handle) };
+    (missing == 0).then_some(())
+}

@@ -2,7 +2,7 @@
 
 const PAINT: u32 = 0x5ca1_ab1e;
 /// How much of the stack to paint, from its top down.
-const DEPTH: usize = 32 * 1024;
+const DEPTH: usize = 64 * 1024;
 /// Room left unpainted below the painter's own frame.
 const MARGIN: usize = 256;
 
