@@ -18,7 +18,7 @@ use pmulab_core::stream::client::{PdcConfig, PdcError, PdcOutput, ReplyKind, Req
 use pmulab_core::stream::deframer::Piece;
 use pmulab_core::time::{Clock, Instant};
 use pmulab_embedded::nal::{Platform, SmolStack, TcpSocket};
-use pmulab_embedded::tls::{Link, RECORD_BUFFER, TlsPdcError, TlsPdcStack, Trust};
+use pmulab_embedded::tls::{Link, RECORD_BUFFER, Refusal, TlsPdcError, TlsPdcStack, Trust};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -35,6 +35,14 @@ struct Pki {
 }
 
 fn pki(name: &str) -> Pki {
+    pki_valid(name, None)
+}
+
+/// A day: year, month, day.
+type Day = (i32, u8, u8);
+
+/// As [`pki`], the PMU's certificate valid only from one day to another.
+fn pki_valid(name: &str, days: Option<(Day, Day)>) -> Pki {
     let alg = &rcgen::PKCS_ECDSA_P256_SHA256;
     let ca_key = KeyPair::generate_for(alg).unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -47,6 +55,10 @@ fn pki(name: &str) -> Pki {
     let key = KeyPair::generate_for(alg).unwrap();
     let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
     params.distinguished_name.push(DnType::CommonName, name);
+    if let Some(((y0, m0, d0), (y1, m1, d1))) = days {
+        params.not_before = rcgen::date_time_ymd(y0, m0, d0);
+        params.not_after = rcgen::date_time_ymd(y1, m1, d1);
+    }
     let leaf = params.signed_by(&key, &issuer).unwrap();
     Pki {
         ca: ca.der().to_vec(),
@@ -315,14 +327,14 @@ fn a_pmu_certified_by_another_ca_is_refused() {
     assert!(
         matches!(
             error,
-            PdcError::Connect(TlsPdcError::Tls(embedded_tls::TlsError::InvalidCertificate))
+            PdcError::Connect(TlsPdcError::Refused(Refusal::OtherCa))
         ),
         "{error}"
     );
     assert!(
-        error
-            .to_string()
-            .contains("not signed by the CA built into this image"),
+        error.to_string().ends_with(
+            "the PMU's certificate is refused: it is not signed by the CA built into this image"
+        ),
         "{error}"
     );
     // The PMU never saw a command.
@@ -335,11 +347,33 @@ fn a_pmu_certified_for_another_name_is_refused() {
     let ca = pki.ca.clone();
     let (messages, outcome, _) = run(pki, &ca, "pmu.lab", Behaviour::Answer);
     assert!(messages.is_empty());
+    let error = outcome.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            PdcError::Connect(TlsPdcError::Refused(Refusal::OtherName { .. }))
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().ends_with(
+            "the PMU's certificate is refused: it is for \"other.lab\", not \"pmu.lab\""
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_pmu_certificate_out_of_its_days_is_refused() {
+    let pki = pki_valid("pmu.lab", Some(((2020, 1, 1), (2020, 2, 1))));
+    let ca = pki.ca.clone();
+    let (messages, outcome, _) = run(pki, &ca, "pmu.lab", Behaviour::Answer);
+    assert!(messages.is_empty());
     assert!(
         matches!(
             outcome,
-            Err(PdcError::Connect(TlsPdcError::Tls(
-                embedded_tls::TlsError::InvalidCertificate
+            Err(PdcError::Connect(TlsPdcError::Refused(
+                Refusal::NotValidToday
             )))
         ),
         "{outcome:?}"

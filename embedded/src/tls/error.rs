@@ -6,13 +6,17 @@ use embedded_io::ErrorKind;
 use embedded_nal::{TcpError, TcpErrorKind};
 use embedded_tls::TlsError;
 
+use super::verify::Refusal;
+
 /// Why an operation of a [`TlsPdcStack`](super::TlsPdcStack) failed.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum TlsPdcError<E> {
     /// The TCP stack below failed (no socket, connection refused or reset).
     Tcp(E),
-    /// The TLS protocol failed: the handshake, a certificate, a record.
+    /// The TLS protocol failed: the handshake, a record.
     Tls(TlsError),
+    /// The PMU's certificate was refused, for this reason.
+    Refused(Refusal),
     /// The PMU ended the session with close_notify: the end of the stream.
     Closed,
     /// The connection ended inside a TLS record: the reply is cut short.
@@ -47,6 +51,7 @@ impl<E: fmt::Display> fmt::Display for TlsPdcError<E> {
         match self {
             TlsPdcError::Tcp(e) => write!(f, "{e}"),
             TlsPdcError::Tls(e) => describe(e, f),
+            TlsPdcError::Refused(why) => write!(f, "TLS: the PMU's certificate is refused: {why}"),
             TlsPdcError::Closed => f.write_str("the PMU closed the TLS session"),
             TlsPdcError::Truncated => {
                 f.write_str("the connection ended inside a TLS record: the reply is cut short")
@@ -64,9 +69,11 @@ impl<E: fmt::Display> fmt::Display for TlsPdcError<E> {
 
 fn describe(e: &TlsError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match e {
-        TlsError::InvalidCertificate => f.write_str(
-            "TLS: the PMU's certificate is refused: it is not signed by the CA built into this image, \
-             or not issued for the name this image checks, or not valid today",
+        // Reached only if the verifier could not record its reason.
+        TlsError::InvalidCertificate => write!(
+            f,
+            "TLS: the PMU's certificate is refused: {}",
+            Refusal::Unknown
         ),
         TlsError::InvalidSignatureScheme => f.write_str(
             "TLS: the PMU's certificate uses a signature this image cannot check \
@@ -82,7 +89,10 @@ fn describe(e: &TlsError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "TLS: the PMU answered with something that is not TLS (a plain PMU on this port?)",
         ),
         TlsError::HandshakeAborted(_, alert) => {
-            write!(f, "TLS: the PMU ended the handshake with the alert {alert:?}")
+            write!(
+                f,
+                "TLS: the PMU ended the handshake with the alert {alert:?}"
+            )
         }
         TlsError::InvalidSupportedVersions | TlsError::InvalidCipherSuite => f.write_str(
             "TLS: the PMU does not speak TLS 1.3 with AES-128-GCM-SHA256, all this image speaks",

@@ -13,10 +13,12 @@
 
 pub mod error;
 pub mod stack;
+pub mod verify;
 pub mod wire;
 
 pub use error::TlsPdcError;
 pub use stack::{CipherSuite, TlsPdcStack, TlsSocket, Trust};
+pub use verify::Refusal;
 pub use wire::{Link, Wire};
 
 /// Bytes for one encrypted record of any size TLS allows (2^14 of

@@ -21,18 +21,19 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::net::SocketAddr;
 
+use core::cell::Cell;
 use embedded_nal::{TcpClientStack, nb};
+
 use embedded_tls::blocking::{
-    Aes128GcmSha256, Certificate, CryptoProvider, TlsConfig, TlsConnection, TlsContext, TlsError,
-    TlsVerifier,
+    Aes128GcmSha256, CryptoProvider, TlsConfig, TlsConnection, TlsContext, TlsError, TlsVerifier,
 };
-use embedded_tls::pki::CertVerifier;
 use embedded_tls::{CryptoRngCore, TlsClock};
 use pmulab_core::nal::Park;
 use pmulab_core::time::{Clock, Instant};
 use rand_core::{CryptoRng, RngCore};
 
 use super::error::TlsPdcError;
+use super::verify::{Checked, Refusal};
 use super::wire::{Link, Stop, Wire};
 
 /// The one cipher suite spoken: TLS 1.3's mandatory one.
@@ -112,13 +113,16 @@ where
         }
     }
 
+    // The error carries the names of a refusal for its report; it is rare.
+    #[allow(clippy::result_large_err)]
     fn handshake(&mut self) -> Result<(), TlsPdcError<S::Error>> {
         let (read, write) = self.buffers.take().ok_or(TlsPdcError::OneConnection)?;
         let mut tls = TlsConnection::new(Wire(self.link), read, write);
         let config = TlsConfig::new().with_server_name(self.trust.name);
+        let why: Cell<Option<Refusal>> = Cell::new(None);
         let provider = Provider::<R, K, CERT> {
             rng: &mut self.rng,
-            verifier: CertVerifier::new(Certificate::X509(self.trust.ca)),
+            verifier: Checked::new(self.trust.ca, self.trust.name, &why),
         };
         let opened = tls.open(TlsContext::new(&config, provider));
         let mut link = self
@@ -134,6 +138,9 @@ where
             }
             Err(TlsError::IoError) if link.take_stop() == Some(Stop::Ended) => {
                 Err(TlsPdcError::HandshakeEnded)
+            }
+            Err(TlsError::InvalidCertificate) => {
+                Err(TlsPdcError::Refused(why.take().unwrap_or(Refusal::Unknown)))
             }
             Err(e) => Err(TlsPdcError::Tls(e)),
         }
@@ -157,7 +164,7 @@ where
 /// The crypto embedded-tls asks for: randomness, and the chain's check.
 struct Provider<'r, R, K: TlsClock, const CERT: usize> {
     rng: &'r mut R,
-    verifier: CertVerifier<'r, CipherSuite, K, CERT>,
+    verifier: Checked<'r, K, CERT>,
 }
 
 impl<R: RngCore + CryptoRng, K: TlsClock, const CERT: usize> CryptoProvider
