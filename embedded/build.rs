@@ -8,8 +8,9 @@
 //! - `PMULAB_BOARD_PMU_NAME`: the name the PMU's certificate must carry
 //!   (DNS subjectAltName or CN); `localhost` unless given.
 
-use std::path::{Path, PathBuf};
-use std::process::exit;
+use std::path::PathBuf;
+#[cfg(feature = "tls")]
+use std::{path::Path, process::exit};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -21,15 +22,17 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
     println!("cargo:rerun-if-changed=memory.x");
-    if std::env::var_os("CARGO_FEATURE_TLS").is_some() {
-        trust(&out);
-    }
+    #[cfg(feature = "tls")]
+    trust(&out);
 }
 
 /// DER of id-ecPublicKey and of the P-256 curve, as they appear in a certificate.
+#[cfg(feature = "tls")]
 const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+#[cfg(feature = "tls")]
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
+#[cfg(feature = "tls")]
 fn trust(out: &Path) {
     println!("cargo:rerun-if-env-changed=PMULAB_BOARD_CA");
     println!("cargo:rerun-if-env-changed=PMULAB_BOARD_PMU_NAME");
@@ -83,10 +86,12 @@ fn trust(out: &Path) {
     std::fs::write(out.join("pmu-name"), name).expect("write the name into OUT_DIR");
 }
 
+#[cfg(feature = "tls")]
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+#[cfg(feature = "tls")]
 fn refuse(why: &str) -> ! {
     eprintln!("error: {why}");
     exit(1);
