@@ -489,6 +489,7 @@ fn burst_memory(rows: &mut Vec<Row>) {
             command_timeout: Duration::from_secs(1),
             burst: BURST,
             udp: None,
+            lossy_link: false,
         };
         let (cases, watch) = battery.run();
         for case in cases {

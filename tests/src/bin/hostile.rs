@@ -8,7 +8,9 @@
 //!
 //! Options: --count N (messages per CMD_short, 15), --command-timeout SECS
 //! (the server's, 10), --burst K (connections at once, 2000), --ca FILE
-//! (TLS), --udp ADDR (the reset port, for the garbage flood).
+//! (TLS), --udp ADDR (the reset port, for the garbage flood), --lossy-link
+//! (the link drops frames, as QEMU's board NIC under a flood does: a
+//! well-behaved command that never arrived is counted as lost, not wrong).
 #![allow(clippy::print_stdout)] // A command-line tool.
 
 use std::net::SocketAddr;
@@ -46,10 +48,11 @@ fn run(battery: &Battery) -> ExitCode {
         }
     }
     println!(
-        "\nA well-behaved PDC beside them: {} sessions served in full, {} told busy, {} refused by the stack, {} wrong.",
+        "\nA well-behaved PDC beside them: {} sessions served in full, {} told busy, {} refused by the stack, {} commands lost on the link, {} wrong.",
         watch.served,
         watch.busy,
         watch.refused,
+        watch.lost,
         watch.failures.len()
     );
     for failure in watch.failures.iter().take(5) {
@@ -70,9 +73,10 @@ fn run(battery: &Battery) -> ExitCode {
 }
 
 fn parse(args: Vec<String>) -> Result<Battery, String> {
-    let usage = "usage: hostile <tcp|tls|ws> <addr:port> [--ca FILE] [--udp ADDR] [--count N] [--command-timeout SECS] [--burst K]";
+    let usage = "usage: hostile <tcp|tls|ws> <addr:port> [--ca FILE] [--udp ADDR] [--count N] [--command-timeout SECS] [--burst K] [--lossy-link]";
     let mut positional = Vec::new();
     let (mut ca, mut udp, mut count, mut timeout, mut burst) = (None, None, 15, 10.0, 2000);
+    let mut lossy_link = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -88,6 +92,7 @@ fn parse(args: Vec<String>) -> Result<Battery, String> {
                     .filter(|t| t.is_finite() && *t > 0.0)
                     .ok_or("--command-timeout needs a positive number of seconds")?
             }
+            "--lossy-link" => lossy_link = true,
             "-h" | "--help" => return Err(usage.into()),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}; {usage}")),
             _ => positional.push(arg),
@@ -110,6 +115,7 @@ fn parse(args: Vec<String>) -> Result<Battery, String> {
         command_timeout: Duration::from_secs_f64(timeout),
         burst,
         udp,
+        lossy_link,
     })
 }
 

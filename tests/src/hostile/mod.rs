@@ -57,6 +57,11 @@ pub struct Battery {
     pub burst: usize,
     /// The UDP reset port, for the garbage flood (none: case skipped).
     pub udp: Option<SocketAddr>,
+    /// The link drops frames (QEMU's LAN9118 under a flood): a
+    /// well-behaved PDC's command that never arrived within the server's
+    /// command timeout is counted as lost on the link, not as served wrongly.
+    /// On loopback that answer means the server failed to read: wrong.
+    pub lossy_link: bool,
 }
 
 /// One case's result: what was done, and the outcome or the failure.
@@ -146,6 +151,9 @@ impl Battery {
                 Err(e) if e.contains("busy") || e.contains(" 503 ") => w.busy += 1,
                 Err(e) if e.starts_with("refused") || e.contains("Connection refused") => {
                     w.refused += 1
+                }
+                Err(e) if self.lossy_link && e.contains("ERROR: no complete command in time") => {
+                    w.lost += 1
                 }
                 Err(e) => w
                     .failures
@@ -250,6 +258,8 @@ pub struct Watch {
     /// Connections the stack refused or reset before any data (a board
     /// with every socket taken).
     pub refused: u32,
+    /// Commands lost on a lossy link (see [`Battery::lossy_link`]).
+    pub lost: u32,
     /// Sessions that went wrong.
     pub failures: Vec<String>,
 }
