@@ -6,7 +6,9 @@
 //! so that core's PMU server and reset responder run on it unchanged — no
 //! second copy of the protocol logic. [`app`] is the PMU application,
 //! written against any smoltcp `Device` and a [`nal::Platform`] (clock and
-//! sleep), so another board needs only its driver and memory map.
+//! sleep), so another board needs only its driver and memory map. With the
+//! `tls` feature, the `tls` module runs core's PDC inside TLS 1.3 (embedded-tls)
+//! over the same adapter: part 5's PDC on a board.
 #![no_std]
 #![deny(missing_docs)]
 
