@@ -187,12 +187,12 @@ impl<'a, D: Device, P: Platform, const T: usize, const U: usize> SmolStack<'a, D
             if *role == Role::Releasing {
                 let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
                 match socket.state() {
-                    tcp::State::Closed => *role = Role::Free,
-                    // The peer has everything; waiting out TIME-WAIT would only hold the socket.
-                    tcp::State::TimeWait => {
-                        socket.abort();
-                        *role = Role::Free;
-                    }
+                    // A socket in TIME-WAIT is free to reuse: smoltcp's listen
+                    // and connect start afresh from it without a word, and
+                    // until then it answers a retransmitted FIN as TCP asks.
+                    // (Aborting it, as this did, sent the peer a reset after
+                    // every clean close.)
+                    tcp::State::Closed | tcp::State::TimeWait => *role = Role::Free,
                     _ => {}
                 }
             }

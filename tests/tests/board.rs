@@ -158,6 +158,20 @@ wait
         meanings.iter().any(|m| m.starts_with("OFFSET=")),
         "{meanings:?}"
     );
+    // Every session ended cleanly: the board sent no reset (it used to,
+    // after each close, when it freed its sockets in TIME-WAIT).
+    let mut resets = Command::new("tshark");
+    resets.arg("-r").arg(&pcap).args([
+        "-Y",
+        "ip.src==10.0.2.15 && tcp.flags.reset==1",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]);
+    let resets = run(resets, Duration::from_secs(60));
+    assert_eq!(resets.code(), 0, "{resets:?}");
+    assert_eq!(resets.stdout.trim(), "", "resets from the board in frames");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
