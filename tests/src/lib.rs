@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // Tests and their helpers fail loudly on purpose.
 
 pub mod hostile;
+pub mod tshark;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;

@@ -117,27 +117,19 @@ wait
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let mut tshark = Command::new("tshark");
-    tshark.arg("-r").arg(&pcap).args([
-        "-Y",
-        "tcp.port==5003 || udp.port==5004",
-        "-T",
-        "fields",
-        "-e",
-        "frame.number",
-        "-e",
-        "tcp.len",
-    ]);
-    let theirs = run(tshark, Duration::from_secs(60));
-    assert_eq!(theirs.code(), 0, "{theirs:?}");
-    let theirs: Vec<(u64, String)> = theirs
-        .stdout
-        .lines()
-        .map(|l| {
-            let (n, len) = l.split_once('\t').unwrap_or((l, ""));
-            (n.parse().unwrap(), len.to_string())
-        })
-        .collect();
+    let theirs: Vec<(u64, String)> = tshark::fields(
+        &pcap,
+        &["frame.number", "tcp.len"],
+        &["-Y", "tcp.port==5003 || udp.port==5004"],
+    )
+    .into_iter()
+    .map(|row| {
+        (
+            row[0].parse().unwrap(),
+            row.get(1).cloned().unwrap_or_default(),
+        )
+    })
+    .collect();
     assert_eq!(ours.len(), theirs.len(), "lab packets in the board's pcap");
     for (record, (number, len)) in ours.iter().zip(&theirs) {
         assert_eq!(record["number"].as_u64(), Some(*number));
@@ -160,18 +152,15 @@ wait
     );
     // Every session ended cleanly: the board sent no reset (it used to,
     // after each close, when it freed its sockets in TIME-WAIT).
-    let mut resets = Command::new("tshark");
-    resets.arg("-r").arg(&pcap).args([
-        "-Y",
-        "ip.src==10.0.2.15 && tcp.flags.reset==1",
-        "-T",
-        "fields",
-        "-e",
-        "frame.number",
-    ]);
-    let resets = run(resets, Duration::from_secs(60));
-    assert_eq!(resets.code(), 0, "{resets:?}");
-    assert_eq!(resets.stdout.trim(), "", "resets from the board in frames");
+    let resets = tshark::fields(
+        &pcap,
+        &["frame.number"],
+        &["-Y", "ip.src==10.0.2.15 && tcp.flags.reset==1"],
+    );
+    assert!(
+        resets.is_empty(),
+        "resets from the board in frames {resets:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -328,35 +317,13 @@ wait
     );
 
     // Wireshark's dissector on what crossed the board's wire.
-    let mut tshark = Command::new("tshark");
-    tshark.arg("-r").arg(&pcap).args([
-        "-d",
-        "tcp.port==4712,synphasor",
-        "-Y",
-        "synphasor",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "synphasor.frtype",
-        "-e",
-        "_ws.expert",
-        "-e",
-        "_ws.malformed",
-    ]);
-    let dissected = run(tshark, Duration::from_secs(60));
-    assert_eq!(dissected.code(), 0, "{}", dissected.stderr);
-    let lines: Vec<&str> = dissected.stdout.lines().collect();
-    let data_frames = lines.iter().filter(|l| l.starts_with("0x0000|")).count();
+    let frames = tshark::fields_without_complaint(
+        &pcap,
+        &["synphasor.frtype"],
+        &["-d", "tcp.port==4712,synphasor", "-Y", "synphasor"],
+    );
+    let data_frames = frames.iter().filter(|f| f[0] == "0x0000").count();
     assert!(data_frames >= 150, "{} data frames", data_frames);
-    for line in &lines {
-        let fields: Vec<&str> = line.split('|').collect();
-        assert!(
-            fields[1].is_empty() && fields[2].is_empty(),
-            "a complaint: {line}"
-        );
-    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -448,52 +415,32 @@ fn the_tls_pdc_image_verifies_the_pmu_and_reads_its_15_messages() {
     assert!(pmu_log.contains("CMD_short:0: 15 messages"), "{pmu_log}");
     assert!(!pmu_log.contains("panicked"), "{pmu_log}");
 
-    // tshark: a TLS 1.3 ClientHello naming the PMU, the PMU's answer, no complaint.
-    let mut tshark = Command::new("tshark");
-    tshark.arg("-r").arg(&pcap).args([
-        "-d",
-        "tcp.port==5443,tls",
-        "-Y",
-        "tls",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "tls.handshake.type",
-        "-e",
-        "tls.handshake.extensions.supported_version",
-        "-e",
-        "tls.handshake.extensions_server_name",
-        "-e",
-        "_ws.malformed",
-    ]);
-    let dissected = run(tshark, Duration::from_secs(60));
-    assert_eq!(dissected.code(), 0, "{}", dissected.stderr);
-    let lines: Vec<&str> = dissected.stdout.lines().collect();
-    let hello = lines
-        .iter()
-        .find(|l| {
-            l.split('|')
-                .next()
-                .is_some_and(|t| t.split(',').any(|t| t == "1"))
-        })
-        .unwrap_or_else(|| panic!("no ClientHello: {}", dissected.stdout));
-    let fields: Vec<&str> = hello.split('|').collect();
-    assert!(fields[1].contains("0x0304"), "TLS 1.3 offered: {hello}");
-    assert_eq!(fields[2], "localhost", "{hello}");
-    assert!(
-        lines.iter().any(|l| l
-            .split('|')
-            .next()
-            .is_some_and(|t| t.split(',').any(|t| t == "2"))),
-        "no ServerHello: {}",
-        dissected.stdout
+    // tshark: a TLS 1.3 ClientHello naming the PMU, the PMU's answer, nothing malformed.
+    let records = tshark::fields(
+        &pcap,
+        &[
+            "tls.handshake.type",
+            "tls.handshake.extensions.supported_version",
+            "tls.handshake.extensions_server_name",
+            "_ws.malformed",
+        ],
+        &["-d", "tcp.port==5443,tls", "-Y", "tls"],
     );
-    for line in &lines {
+    let has_type = |row: &Vec<String>, t: &str| row[0].split(',').any(|x| x == t);
+    let hello = records
+        .iter()
+        .find(|r| has_type(r, "1"))
+        .unwrap_or_else(|| panic!("no ClientHello: {records:?}"));
+    assert!(hello[1].contains("0x0304"), "TLS 1.3 offered: {hello:?}");
+    assert_eq!(hello[2], "localhost", "{hello:?}");
+    assert!(
+        records.iter().any(|r| has_type(r, "2")),
+        "no ServerHello: {records:?}"
+    );
+    for row in &records {
         assert!(
-            line.split('|').nth(3).unwrap_or("").is_empty(),
-            "malformed: {line}"
+            row.get(3).is_none_or(String::is_empty),
+            "malformed: {row:?}"
         );
     }
 

@@ -15,7 +15,7 @@ use pmulab_core::synchrophasor::config::{
 use pmulab_core::synchrophasor::data::{self, DataFrame, Phasor, PmuData, Value};
 use pmulab_core::synchrophasor::frame::{FrameType, Timestamp};
 use pmulab_core::synchrophasor::header::{self, HeaderFrame};
-use pmulab_tests::{peer, python, run};
+use pmulab_tests::{peer, python, run, tshark};
 
 fn hex(text: &str) -> Vec<u8> {
     (0..text.len())
@@ -229,55 +229,26 @@ fn wireshark_reads_pmulab_s_frames_without_a_complaint() {
         Duration::from_secs(30),
     );
     assert_eq!(made.code(), 0, "{}", made.stderr);
-    let mut tshark = Command::new("tshark");
-    tshark
-        .args(["-r"])
-        .arg(&pcap)
-        .args([
-            "-d",
-            "tcp.port==4712,synphasor",
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-        ])
-        .args([
-            "-e",
+    let frames = tshark::fields_without_complaint(
+        &pcap,
+        &[
             "synphasor.frtype",
-            "-e",
             "synphasor.idcode_stream_source",
-        ])
-        .args([
-            "-e",
             "synphasor.conf.numpmu",
-            "-e",
             "synphasor.actual_frequency_value",
-        ])
-        .args([
-            "-e",
             "synphasor.command",
-            "-e",
-            "_ws.expert",
-            "-e",
-            "_ws.malformed",
-        ]);
-    let out = run(tshark, Duration::from_secs(60));
-    assert_eq!(out.code(), 0, "{}", out.stderr);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{}", out.stdout);
-    for line in &lines {
-        let fields: Vec<&str> = line.split('|').collect();
-        assert_eq!(fields[1], "4712", "{line}");
-        assert!(
-            fields[5].is_empty() && fields[6].is_empty(),
-            "a complaint: {line}"
-        );
+        ],
+        &["-d", "tcp.port==4712,synphasor"],
+    );
+    assert_eq!(frames.len(), 4, "{frames:?}");
+    for frame in &frames {
+        assert_eq!(frame[1], "4712", "{frame:?}");
     }
-    assert!(lines[0].starts_with("0x0003|"), "CFG-2 first: {}", lines[0]);
-    assert_eq!(lines[0].split('|').nth(2), Some("1"));
-    let freq: f32 = lines[1].split('|').nth(3).unwrap().parse().unwrap();
-    assert!((freq - 49.98).abs() < 1e-3, "{}", lines[1]);
-    assert!(lines[3].starts_with("0x0004|"), "{}", lines[3]);
+    assert_eq!(frames[0][0], "0x0003", "CFG-2 first: {:?}", frames[0]);
+    assert_eq!(frames[0][2], "1");
+    let freq: f32 = frames[1][3].parse().unwrap();
+    assert!((freq - 49.98).abs() < 1e-3, "{:?}", frames[1]);
+    assert_eq!(frames[3][0], "0x0004", "{:?}", frames[3]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -499,39 +470,15 @@ fn pmulab_s_pmu_serves_pdcs_over_udp() {
         .arg(&pcap);
     let made = run(text2pcap, Duration::from_secs(30));
     assert_eq!(made.code(), 0, "{}", made.stderr);
-    let mut tshark = Command::new("tshark");
-    tshark.arg("-r").arg(&pcap).args([
-        "-d",
-        "udp.port==4713,synphasor",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "synphasor.frtype",
-        "-e",
-        "synphasor.idcode_stream_source",
-        "-e",
-        "_ws.expert",
-        "-e",
-        "_ws.malformed",
-    ]);
-    let dissected = run(tshark, Duration::from_secs(60));
-    assert_eq!(dissected.code(), 0, "{}", dissected.stderr);
-    let lines: Vec<&str> = dissected.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{}", dissected.stdout);
-    assert!(
-        lines[0].starts_with("0x0003|9|"),
-        "CFG-2 first: {}",
-        lines[0]
+    let frames = tshark::fields_without_complaint(
+        &pcap,
+        &["synphasor.frtype", "synphasor.idcode_stream_source"],
+        &["-d", "udp.port==4713,synphasor"],
     );
-    for line in &lines {
-        let fields: Vec<&str> = line.split('|').collect();
-        assert_eq!(fields[1], "9", "{line}");
-        assert!(
-            fields[2].is_empty() && fields[3].is_empty(),
-            "a complaint: {line}"
-        );
+    assert_eq!(frames.len(), 4, "{frames:?}");
+    assert_eq!(frames[0][0], "0x0003", "CFG-2 first: {:?}", frames[0]);
+    for frame in &frames {
+        assert_eq!(frame[1], "9", "{frame:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

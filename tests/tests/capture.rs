@@ -88,33 +88,6 @@ fn read_back(file: &Path, port: &str) -> Vec<Value> {
     records(&out.stdout)
 }
 
-/// tshark's fields, one row per frame.
-fn tshark(file: &Path, fields: &[&str], extra: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(file).args(extra).args([
-        "-T",
-        "fields",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = run(cmd, LIMIT);
-    assert_eq!(out.code(), 0, "tshark: {out:?}");
-    assert!(
-        !out.stderr.contains("appears to be damaged"),
-        "{}",
-        out.stderr
-    );
-    out.stdout
-        .lines()
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
-}
-
 /// A JSON array of numbers as strings.
 fn listed(value: &Value) -> Vec<String> {
     value
@@ -141,7 +114,7 @@ fn num(s: &str) -> u64 {
 
 /// Every TCP header field pmulab shows is the one tshark reads.
 fn tcp_agrees(file: &Path, port: &str, ours: &[Value]) {
-    let theirs = tshark(
+    let theirs = tshark::fields(
         file,
         &[
             "frame.number",
@@ -233,7 +206,7 @@ fn part_2_segments_agree_with_tshark_for_the_course_s_pmu_and_pmulab_s() {
         text.contains("3 messages in 3 data segments (messages per segment: 1 ×3)"),
         "{text}"
     );
-    let server_data = tshark(
+    let server_data = tshark::fields(
         &file,
         &["tcp.len"],
         &["-Y", &format!("tcp.srcport=={} && tcp.len>0", pmu.port())],
@@ -253,7 +226,7 @@ fn part_2_segments_agree_with_tshark_for_the_course_s_pmu_and_pmulab_s() {
         pmulab_cmd(["pdc", "127.0.0.1", &pmu.port(), "CMD_floodme"]),
     );
     tcp_agrees(&file, &pmu.port(), &ours);
-    let segments = tshark(
+    let segments = tshark::fields(
         &file,
         &["tcp.len"],
         &["-Y", &format!("tcp.srcport=={} && tcp.len>0", pmu.port())],
@@ -321,7 +294,7 @@ fn part_5_handshakes_agree_with_tshark_and_pmulab_s_sessions_decrypt_in_it() {
     ]);
     let ours = capture(&pmu.port(), &file, client);
     tcp_agrees(&file, &pmu.port(), &ours);
-    let theirs = tshark(
+    let theirs = tshark::fields(
         &file,
         &["frame.number", "tls.handshake.type"],
         &["-o", "tls.keylog_file:"],
@@ -340,7 +313,7 @@ fn part_5_handshakes_agree_with_tshark_and_pmulab_s_sessions_decrypt_in_it() {
         text.contains("certificate 1: CN=localhost (X.509 v1, RSA 2048 bits) issued by CN="),
         "{text}"
     );
-    let subjects = tshark(
+    let subjects = tshark::fields(
         &file,
         &["x509sat.printableString", "x509sat.uTF8String"],
         &["-Y", "tls.handshake.type==11"],
@@ -359,7 +332,7 @@ fn part_5_handshakes_agree_with_tshark_and_pmulab_s_sessions_decrypt_in_it() {
         pmulab_cmd(["secure-pdc", "CMD_short:0", &ca, "--port", &pmu.port()]),
     );
     tcp_agrees(&file, &pmu.port(), &ours);
-    let decrypted = tshark(&file, &["tls.handshake.type"], &["-Y", "tls"]);
+    let decrypted = tshark::fields(&file, &["tls.handshake.type"], &["-Y", "tls"]);
     assert!(
         decrypted
             .iter()
@@ -380,7 +353,7 @@ fn part_5_handshakes_agree_with_tshark_and_pmulab_s_sessions_decrypt_in_it() {
         LIMIT,
     );
     assert_eq!(out.code(), 0, "{out:?}");
-    let theirs = tshark(
+    let theirs = tshark::fields(
         &bare,
         &["tls.record.content_type", "tls.record.opaque_type"],
         &[],
@@ -418,7 +391,7 @@ fn part_6_frames_agree_with_tshark() {
     );
     tcp_agrees(&file, &pmu.port(), &ours);
     let decode = format!("tcp.port=={},http", pmu.port());
-    let theirs = tshark(
+    let theirs = tshark::fields(
         &file,
         &["frame.number", "websocket.opcode"],
         &["-d", &decode],
@@ -486,7 +459,7 @@ fn parts_3_and_4_datagrams_agree_with_tshark() {
             "8",
         ]),
     );
-    let theirs = tshark(&file, &["frame.number", "udp.length", "ip.ttl"], &[]);
+    let theirs = tshark::fields(&file, &["frame.number", "udp.length", "ip.ttl"], &[]);
     assert_eq!(theirs.len(), ours.len());
     for (row, record) in theirs.iter().zip(&ours) {
         assert_eq!(
@@ -527,7 +500,7 @@ fn parts_3_and_4_datagrams_agree_with_tshark() {
         ),
     ]);
     let ours = capture(&port, &file, sender);
-    let theirs = tshark(&file, &["ip.ttl", "ip.dst"], &[]);
+    let theirs = tshark::fields(&file, &["ip.ttl", "ip.dst"], &[]);
     assert_eq!(theirs.len(), 2);
     assert!(
         theirs.iter().all(|r| r[0] == "3" && r[1] == "224.1.1.1"),
@@ -596,7 +569,7 @@ fn a_planted_retransmission_and_reset_and_damaged_files() {
     let planted = scratch.path("planted.pcap");
     std::fs::write(&planted, legacy_pcap(&frames)).unwrap();
     let ours = read_back(&planted, &pmu.port());
-    let flagged = tshark(
+    let flagged = tshark::fields(
         &planted,
         &["frame.number"],
         &["-Y", "tcp.analysis.retransmission"],
@@ -647,7 +620,7 @@ fn a_planted_retransmission_and_reset_and_damaged_files() {
 
 /// The frame number of the PMU's first data segment.
 fn theirs_first_data(file: &Path, port: &str) -> usize {
-    let rows = tshark(
+    let rows = tshark::fields(
         file,
         &["frame.number"],
         &["-Y", &format!("tcp.srcport=={port} && tcp.len>0")],
