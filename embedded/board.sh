@@ -127,6 +127,7 @@ set -u -m
 ip link set lo up
 bash -c "$COMMAND_LINE" &
 pmu=$!
+set +m  # the group is made; no job notices on stderr from here
 "$@" | grep -v "^qemu-system-arm: terminating"
 status=${PIPESTATUS[0]}
 kill -- -"$pmu" 2>/dev/null; wait "$pmu" 2>/dev/null
